@@ -1,0 +1,51 @@
+// Command flexrec turns any hosted or local LLM into a need-aware
+// recommender and produces the reinforcement-learning signal to improve it.
+// Each subcommand is a thin layer over one package; run `flexrec --help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, listed in every command's help.
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitUsage    = 2
+	exitCanceled = 130
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command line and maps its error to an exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
+		fmt.Fprintln(stderr, "flexrec: interrupted; partial results were flushed and the same command resumes them")
+		return exitCanceled
+	case isUsage(err):
+		fmt.Fprintf(stderr, "flexrec: %v\nRun 'flexrec --help' for usage.\n", err)
+		return exitUsage
+	default:
+		slog.New(slog.NewTextHandler(stderr, nil)).Debug("command failed", "err", err)
+		fmt.Fprintf(stderr, "flexrec: %v\n", err)
+		return exitError
+	}
+}
