@@ -57,6 +57,10 @@ type Request struct {
 	JSONSchema map[string]any `json:"json_schema,omitempty"`
 	// Think turns a reasoning model's thinking on; nil leaves it off.
 	Think *bool `json:"think,omitempty"`
+	// Subject tells backends that are not language models (the builtin
+	// policy) which episode and candidate order the prompt shows. Servers
+	// never see it, and it is not part of a cache key.
+	Subject *Subject `json:"-"`
 }
 
 // Samples returns the number of samples wanted, at least 1.
