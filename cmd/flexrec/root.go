@@ -56,6 +56,11 @@ advantages, exported for TRL, verl and OpenRLHF.` + exitCodesHelp,
 		// Each command lives in its own file: new<Name>Cmd(s io3).
 		newNeedsCmd(s),
 		newPromptCmd(s),
+		newEpisodesCmd(s),
+		newDataCmd(s),
+		newEvalCmd(s),
+		newRewardCmd(s),
+		newCriticCmd(s),
 	} {
 		c.Long += exitCodesHelp
 		root.AddCommand(c)

@@ -4,7 +4,47 @@
 // them. It sits apart from package eval, which scores rankings, because
 // every stage before evaluation (rollouts, the critic, the testbed) needs
 // episodes but none of them needs metrics or reports.
+//
+// Loading (Load) validates every row as it reads; a bad row names its file
+// and line. Building (Build) turns a Dataset into a Split: one
+// prompt.Episode per user (or per query, for search) with its candidate set
+// and dense-truth labels, plus the training interactions that rankers and
+// critics may learn from. Both are deterministic: the same inputs and
+// BuildConfig give byte-identical episode files (WriteEpisodes).
 package dataset
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Layout names, as Dataset.Layout reports them.
+const (
+	// LayoutMovieLens100K is MovieLens 100K: u.data and u.item.
+	LayoutMovieLens100K = "movielens-100k"
+	// LayoutMovieLens1M is MovieLens 1M: ratings.dat and movies.dat.
+	LayoutMovieLens1M = "movielens-1m"
+	// LayoutMovieLensLatest is MovieLens latest(-small): ratings.csv,
+	// movies.csv and, when present, tags.csv.
+	LayoutMovieLensLatest = "movielens-latest"
+	// LayoutKuaiRec is KuaiRec 2.0: small_matrix.csv or big_matrix.csv with
+	// item_categories.csv, item_daily_features.csv and
+	// kuairec_caption_category.csv when present.
+	LayoutKuaiRec = "kuairec"
+	// LayoutKuaiRecGCDR is the derived KuaiRec positives of GCDR: valid.txt
+	// and test.txt (user TAB comma-separated items) with item_categories.txt.
+	LayoutKuaiRecGCDR = "kuairec-gcdr-derived"
+	// LayoutESCI is ESCI-style search judgements: examples.csv and
+	// products.csv.
+	LayoutESCI = "esci"
+	// LayoutGeneric is the documented bring-your-own layout: items.jsonl with
+	// interactions.csv or interactions.jsonl.
+	LayoutGeneric = "generic"
+)
+
+// BuiltinMLLatestSmall is the name of the embedded default dataset.
+const BuiltinMLLatestSmall = "ml-latest-small"
 
 // Item is one catalogue item.
 type Item struct {
@@ -40,7 +80,21 @@ type Judgement struct {
 	Label string `json:"label"`
 }
 
-// Dataset is a loaded dataset. Items is indexed by ItemIndex.
+// Tag is one free-text tag a user put on an item (MovieLens tags.csv).
+type Tag struct {
+	// User is the dataset's user id.
+	User string `json:"user"`
+	// Item is the dataset's item id.
+	Item string `json:"item"`
+	// Tag is the tag text.
+	Tag string `json:"tag"`
+	// Time is the tagging time in Unix seconds.
+	Time int64 `json:"time,omitempty"`
+}
+
+// Dataset is a loaded dataset. Items is indexed by ItemIndex. A Dataset is
+// not changed by Build or Summarize, so it may be shared by concurrent
+// readers once loaded.
 type Dataset struct {
 	// Name is the built-in name or the folder it was loaded from.
 	Name string `json:"name"`
@@ -54,4 +108,72 @@ type Dataset struct {
 	Judgements []Judgement `json:"judgements,omitempty"`
 	// ItemIndex maps an item id to its position in Items.
 	ItemIndex map[string]int `json:"-"`
+	// Tags are user tags (MovieLens latest only); the builder ignores them.
+	Tags []Tag `json:"tags,omitempty"`
+	// LikeAt is the engagement at or above which an interaction counts as a
+	// like on this dataset's scale: 4 for MovieLens ratings, 2 for KuaiRec
+	// watch ratios (the KuaiRec authors' suggestion), 1 for positives-only
+	// data, 4 for the generic layout. Build scales the built-in needs'
+	// thresholds by LikeAt/4. Zero means 4.
+	LikeAt float64 `json:"like_at,omitempty"`
+	// HasTime reports whether interactions carry real times. Without them
+	// file order stands for time, and the temporal split and the trend need
+	// are unavailable.
+	HasTime bool `json:"has_time"`
+}
+
+// Item returns the catalogue item with the given id.
+func (d *Dataset) Item(id string) (Item, bool) {
+	i, ok := d.ItemIndex[id]
+	if !ok {
+		return Item{}, false
+	}
+	return d.Items[i], true
+}
+
+// likeAt returns LikeAt with its zero value resolved.
+func (d *Dataset) likeAt() float64 {
+	if d.LikeAt > 0 {
+		return d.LikeAt
+	}
+	return 4
+}
+
+// addItem appends it to the catalogue; a duplicate id is an error.
+func (d *Dataset) addItem(it Item) error {
+	if d.ItemIndex == nil {
+		d.ItemIndex = make(map[string]int)
+	}
+	if _, dup := d.ItemIndex[it.ID]; dup {
+		return fmt.Errorf("duplicate item id %q", it.ID)
+	}
+	d.ItemIndex[it.ID] = len(d.Items)
+	d.Items = append(d.Items, it)
+	return nil
+}
+
+// compareIDs orders ids numerically when both are integers and by bytes
+// otherwise, so user "2" sorts before user "10".
+func compareIDs(a, b string) int {
+	x, errA := strconv.ParseInt(a, 10, 64)
+	y, errB := strconv.ParseInt(b, 10, 64)
+	switch {
+	case errA == nil && errB == nil:
+		return cmpInt(x, y)
+	case errA == nil:
+		return -1
+	case errB == nil:
+		return 1
+	}
+	return strings.Compare(a, b)
+}
+
+func cmpInt(x, y int64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
 }

@@ -1,0 +1,138 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/flexrec/flexrec/llm"
+	"github.com/flexrec/flexrec/prompt"
+	"github.com/flexrec/flexrec/rank"
+)
+
+// LLMConfig configures the llm ranker.
+type LLMConfig struct {
+	// Backend samples the completions; required.
+	Backend llm.Backend
+	// Model names the model on the backend; required.
+	Model string
+	// Temperature is the sampling temperature; nil means 0 (greedy), the
+	// usual choice for evaluation.
+	Temperature *float64
+	// MaxTokens caps the completion; 0 leaves the server's default.
+	MaxTokens int
+	// Name is the ranker's name in reports; "" means "llm".
+	Name string
+}
+
+// llmRanker ranks by asking a language model (see NewLLM).
+type llmRanker struct {
+	cfg   LLMConfig
+	opts  prompt.Options
+	needs needResolver
+	seed  int64
+}
+
+// NewLLM returns the LLM ranker: for each episode it renders the prompt
+// (prompt.Render with opts and a seed derived from seed and the episode id,
+// the same as the prompt-order ranker's), asks cfg.Backend for one sample,
+// reads the answer with rank.ParseSample, completes a partial answer with
+// rank.Repair in the order the prompt listed the candidates (never the
+// builder's order, which could leak labels), and maps the short ids back to candidates. Needs
+// lists custom needs besides the built-in ones. It is a TracingRanker: the
+// trace says whether the answer broke the output contract, how many
+// candidates repair placed, the latency and the tokens. It returns an
+// error when the backend or model is missing or opts is invalid.
+func NewLLM(cfg LLMConfig, opts prompt.Options, needs []prompt.Need, seed int64) (Ranker, error) {
+	if cfg.Backend == nil || cfg.Model == "" {
+		return nil, fmt.Errorf("eval: llm ranker: backend and model are required")
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("eval: llm ranker: %w", err)
+	}
+	if cfg.Name == "" {
+		cfg.Name = RankerLLM
+	}
+	return &llmRanker{cfg: cfg, opts: opts, needs: newNeedResolver(needs), seed: seed}, nil
+}
+
+// Name implements Ranker.
+func (r *llmRanker) Name() string { return r.cfg.Name }
+
+// Rank implements Ranker.
+func (r *llmRanker) Rank(ctx context.Context, ep *prompt.Episode) ([]int, error) {
+	order, _, err := r.RankTrace(ctx, ep)
+	return order, err
+}
+
+// RankTrace implements TracingRanker. Backend errors are returned wrapped
+// with the ranker, model and episode; an unusable answer is not an error.
+func (r *llmRanker) RankTrace(ctx context.Context, ep *prompt.Episode) ([]int, Trace, error) {
+	need, err := r.needs.need(ep.Need)
+	if err != nil {
+		return nil, Trace{}, err
+	}
+	seed := promptSeed(r.seed, ep)
+	rendered, err := prompt.Render(ep, need, r.opts, seed)
+	if err != nil {
+		return nil, Trace{}, fmt.Errorf("eval: ranker %s: episode %q: %w", r.cfg.Name, ep.ID, err)
+	}
+	start := time.Now()
+	resp, err := r.cfg.Backend.Sample(ctx, r.request(ep, rendered, seed))
+	if err != nil {
+		return nil, Trace{}, fmt.Errorf("eval: ranker %s: model %s: episode %q: %w", r.cfg.Name, r.cfg.Model, ep.ID, err)
+	}
+	if len(resp.Samples) == 0 {
+		return nil, Trace{}, fmt.Errorf("eval: ranker %s: model %s: episode %q: no sample", r.cfg.Name, r.cfg.Model, ep.ID)
+	}
+	smp := &resp.Samples[0]
+	res := rank.ParseSample(smp, shortIDs(rendered))
+	// Parse already completed the order in prompt order; Repair makes the
+	// policy explicit and cannot fail for a Result made by Parse.
+	if err := rank.Repair(res, rank.PromptOrder, nil); err != nil {
+		return nil, Trace{}, fmt.Errorf("eval: ranker %s: episode %q: %w", r.cfg.Name, ep.ID, err)
+	}
+	tr := Trace{
+		Invalid:          !res.Valid(),
+		Repaired:         res.NGenerated < len(res.Order),
+		RepairedItems:    len(res.Order) - res.NGenerated,
+		Latency:          smp.Latency,
+		PromptTokens:     smp.Usage.PromptTokens,
+		CompletionTokens: smp.Usage.CompletionTokens,
+	}
+	if tr.Latency == 0 {
+		tr.Latency = time.Since(start)
+	}
+	ranking := make([]int, len(res.Order))
+	for p, k := range res.Order {
+		ranking[p] = rendered.Order[k]
+	}
+	return ranking, tr, nil
+}
+
+// request builds the backend request of one rendered prompt.
+func (r *llmRanker) request(ep *prompt.Episode, rendered *prompt.Rendered, seed int64) *llm.Request {
+	temp := 0.0
+	if r.cfg.Temperature != nil {
+		temp = *r.cfg.Temperature
+	}
+	req := &llm.Request{
+		Model: r.cfg.Model, N: 1, Temperature: &temp, Seed: &seed, MaxTokens: r.cfg.MaxTokens,
+		Subject: &llm.Subject{Episode: ep, Order: rendered.Order},
+	}
+	for _, m := range rendered.Messages {
+		req.Messages = append(req.Messages, llm.Message{Role: m.Role, Content: m.Content})
+	}
+	return req
+}
+
+// shortIDs returns the closed set as the model saw it: "1".."N" with the
+// shown titles.
+func shortIDs(r *prompt.Rendered) []rank.Candidate {
+	ids := r.IDs()
+	cands := make([]rank.Candidate, len(ids))
+	for k, id := range ids {
+		cands[k] = rank.Candidate{ID: id, Title: r.Titles[k]}
+	}
+	return cands
+}

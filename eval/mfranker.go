@@ -1,0 +1,38 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flexrec/flexrec/eval/dataset"
+	"github.com/flexrec/flexrec/mf"
+	"github.com/flexrec/flexrec/prompt"
+)
+
+// NewMF trains a matrix factorisation on the training interactions (each
+// one a rating of its Value) with cfg and returns the ranker "mf", which
+// orders candidates by mf.Model.Score(user, item), descending: the
+// predicted rating for ALS, the BPR score for BPR. A user or item absent
+// from the training data gets the model's fallback (see mf.Model.Score).
+// It returns mf's errors (an invalid cfg, no data, ctx cancelled) wrapped.
+func NewMF(ctx context.Context, train []dataset.Interaction, cfg mf.Config, seed int64) (Ranker, error) {
+	ratings := make([]mf.Rating, len(train))
+	for k, in := range train {
+		ratings[k] = mf.Rating{User: in.User, Item: in.Item, Value: in.Value}
+	}
+	model, err := mf.Train(ctx, ratings, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("eval: train mf ranker on %d interactions: %w", len(train), err)
+	}
+	return newMFRanker(model, seed), nil
+}
+
+// newMFRanker wraps a trained model.
+func newMFRanker(model *mf.Model, seed int64) *scorer {
+	return &scorer{name: "mf", seed: seed, score: func(_ context.Context, ep *prompt.Episode, dst []float64) error {
+		for i, c := range ep.Candidates {
+			dst[i] = model.Score(ep.UserID, c.ItemID)
+		}
+		return nil
+	}}
+}
