@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/flexrec/flexrec/internal/atomicfile"
 	"github.com/flexrec/flexrec/prompt"
 )
 
@@ -29,7 +30,7 @@ func checkMeta(path, fingerprint string) error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return fmt.Errorf("rollout: %w", err)
 		}
-		return writeFileAtomic(side, b)
+		return atomicfile.WriteFile(side, b, 0o644)
 	case err != nil:
 		return fmt.Errorf("rollout: read %s: %w", side, err)
 	}
@@ -39,31 +40,6 @@ func checkMeta(path, fingerprint string) error {
 	}
 	if m.Fingerprint != fingerprint || m.Schema != SchemaVersion {
 		return fmt.Errorf("rollout: %s was written by another configuration (%s, now %s): use another output folder or remove it", path, m.Fingerprint, fingerprint)
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("rollout: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("rollout: write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("rollout: sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("rollout: close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rollout: %w", err)
 	}
 	return nil
 }

@@ -56,11 +56,13 @@ advantages, exported for TRL, verl and OpenRLHF.` + exitCodesHelp,
 		// Each command lives in its own file: new<Name>Cmd(s io3).
 		newNeedsCmd(s),
 		newPromptCmd(s),
+		newRunCmd(s),
 		newEpisodesCmd(s),
 		newDataCmd(s),
 		newEvalCmd(s),
 		newRewardCmd(s),
 		newCriticCmd(s),
+		newParseCmd(s),
 	} {
 		c.Long += exitCodesHelp
 		root.AddCommand(c)

@@ -1,6 +1,8 @@
 package dataset
 
 import (
+	"github.com/flexrec/flexrec/internal/atomicfile"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -11,7 +13,6 @@ import (
 	"io"
 	"iter"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/flexrec/flexrec/prompt"
@@ -124,32 +125,18 @@ func WriteInteractions(w io.Writer, ins []Interaction) error {
 	return nil
 }
 
-// writeFileAtomic writes path through a temporary file in the same folder,
-// synced and renamed over path.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+// writeFileAtomic writes path through atomicfile: a reader never sees a
+// half-written file.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := atomicfile.Create(path, 0o644)
 	if err != nil {
-		return fmt.Errorf("dataset: write %s: %w", path, err)
+		return fmt.Errorf("dataset: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()           // already failing; the write error is the one to report
-			os.Remove(f.Name()) // best effort cleanup of the temporary file
-		}
-	}()
-	if err = write(f); err != nil {
+	defer f.Abort()
+	if err := write(f); err != nil {
 		return err
 	}
-	if err = f.Sync(); err == nil {
-		err = f.Close()
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("dataset: write %s: %w", path, err)
-	}
-	return nil
+	return f.Commit()
 }
 
 // WriteInteractionsFile writes ins to path atomically (see

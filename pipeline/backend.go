@@ -1,0 +1,111 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/flexrec/flexrec/eval/dataset"
+	"github.com/flexrec/flexrec/internal/atomicfile"
+	"github.com/flexrec/flexrec/llm"
+	"github.com/flexrec/flexrec/mf"
+)
+
+// opened is the job's backend: the policy that writes rankings, wrapped in
+// llm's decorator stack for LLM servers.
+type opened struct {
+	llm.Backend
+	// stack is nil for the builtin policy (nothing to retry, limit or price).
+	stack *llm.Stack
+	// kind and model name the backend in records and reports.
+	kind, model string
+}
+
+// openBackend opens the job's backend. The builtin policy is Plackett–Luce
+// over a BPR model trained on the training interactions only.
+func openBackend(ctx context.Context, job Job, dir string, st *state, log *slog.Logger) (*opened, error) {
+	bc := job.Backend
+	if bc.Kind == "builtin" {
+		model, err := trainPolicyModel(ctx, st.suite.Train)
+		if err != nil {
+			return nil, err
+		}
+		b, err := llm.NewBuiltin(llm.DefaultBuiltinConfig(model.Score))
+		if err != nil {
+			return nil, err
+		}
+		name := bc.Model
+		if name == "" {
+			name = "builtin-pl"
+		}
+		return &opened{Backend: b, kind: "builtin", model: name}, nil
+	}
+	stackCfg := llm.DefaultStackConfig()
+	stackCfg.Logger = log
+	stackCfg.Retry.AttemptTimeout = time.Duration(bc.TimeoutSeconds * float64(time.Second))
+	stackCfg.Limit = llm.LimitConfig{MaxConcurrent: bc.Concurrency, RequestsPerSecond: bc.RequestsPerSecond, TokensPerMinute: bc.TokensPerMinute}
+	stackCfg.Prices = llm.Prices{InputPerMillion: bc.PriceInput, OutputPerMillion: bc.PriceOutput}
+	if bc.Cache == nil || *bc.Cache {
+		stackCfg.CacheDir = filepath.Join(dir, "cache")
+	}
+	b, err := OpenServer(bc, log)
+	if err != nil {
+		return nil, err
+	}
+	stack, err := llm.NewStack(b, stackCfg)
+	if err != nil {
+		return nil, err
+	}
+	return &opened{Backend: stack, stack: stack, kind: bc.Kind, model: bc.Model}, nil
+}
+
+// OpenServer opens an LLM server backend (ollama or openai) from bc,
+// honouring OLLAMA_HOST, OPENAI_BASE_URL and OPENAI_API_KEY, and a key file.
+// The key is read here and kept only in the backend's config.
+func OpenServer(bc BackendConfig, log *slog.Logger) (llm.Backend, error) {
+	switch bc.Kind {
+	case "ollama":
+		cfg := llm.OllamaConfigFromEnvironment()
+		if bc.BaseURL != "" {
+			cfg.Host = bc.BaseURL
+		}
+		cfg.Logger = log
+		return llm.NewOllama(cfg)
+	case "openai":
+		cfg := llm.OpenAIConfigFromEnvironment()
+		if bc.BaseURL != "" {
+			cfg.BaseURL = bc.BaseURL
+		}
+		if bc.APIKeyFile != "" {
+			key, err := llm.LoadAPIKey(bc.APIKeyFile)
+			if err != nil {
+				return nil, err
+			}
+			cfg.APIKey = key
+		}
+		cfg.Logger = log
+		return llm.NewOpenAI(cfg)
+	}
+	return nil, fmt.Errorf("pipeline: backend %q: want builtin, ollama or openai", bc.Kind)
+}
+
+// trainPolicyModel fits the builtin policy's scores: BPR on the training
+// interactions (never the held-out feedback).
+func trainPolicyModel(ctx context.Context, train []dataset.Interaction) (*mf.Model, error) {
+	ratings := make([]mf.Rating, len(train))
+	for i, in := range train {
+		ratings[i] = mf.Rating{User: in.User, Item: in.Item, Value: in.Value}
+	}
+	model, err := mf.Train(ctx, ratings, mf.DefaultBPRConfig())
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: train the builtin policy: %w", err)
+	}
+	return model, nil
+}
+
+// writeFile writes data to path atomically (see atomicfile).
+func writeFile(path string, data []byte) error {
+	return atomicfile.WriteFile(path, data, 0o644)
+}

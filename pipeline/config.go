@@ -1,0 +1,185 @@
+// Package pipeline runs flexrec's main job end to end: dataset → episodes →
+// rollouts through a backend → rewards and advantages → exports for
+// trainers → evaluation report, all under one output folder, resumable
+// after a kill. It composes the stage packages and owns nothing they do;
+// it exists so that cmd/flexrec stays a thin layer and tests can run the
+// whole job in-process.
+package pipeline
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Job is the main job's configuration, as read from a YAML file (see
+// examples/). Build it with DefaultJob; flags override fields after loading.
+type Job struct {
+	// Dataset is a built-in dataset name or a dataset folder. Default
+	// "ml-latest-small" (embedded).
+	Dataset string `yaml:"dataset" json:"dataset"`
+	// Needs are built-in need ids or needs files. Default [interest].
+	Needs []string `yaml:"needs" json:"needs"`
+	// Episodes configures the episode builder.
+	Episodes EpisodesConfig `yaml:"episodes" json:"episodes"`
+	// Backend configures the policy that writes the rankings.
+	Backend BackendConfig `yaml:"backend" json:"backend"`
+	// Rollout configures sampling and rewards.
+	Rollout RolloutConfig `yaml:"rollout" json:"rollout"`
+	// Critic is the critic kind used in the sparse mode: ensemble (default),
+	// user-knn or item-knn.
+	Critic string `yaml:"critic" json:"critic"`
+	// Exports lists the export formats. Default [native, trl-preference].
+	Exports []string `yaml:"exports" json:"exports"`
+	// Eval configures the evaluation report.
+	Eval EvalConfig `yaml:"eval" json:"eval"`
+}
+
+// EpisodesConfig configures the episode builder (see flexrec episodes).
+type EpisodesConfig struct {
+	// Limit caps the episodes per need; 0 means all.
+	Limit int `yaml:"limit" json:"limit"`
+	// Candidates is N, the candidate set size. Default 30.
+	Candidates int `yaml:"candidates" json:"candidates"`
+	// History is H, the history length. Default 50.
+	History int `yaml:"history" json:"history"`
+	// Split is leave-last-out (default) or temporal.
+	Split string `yaml:"split" json:"split"`
+	// Sparse is the observed fraction of feedback for training, 0 (dense,
+	// the default) or in (0, 1); the sparse mode trains a critic.
+	Sparse float64 `yaml:"sparse" json:"sparse"`
+	// Seed seeds the builder. Default 1.
+	Seed int64 `yaml:"seed" json:"seed"`
+}
+
+// BackendConfig selects and configures the backend.
+type BackendConfig struct {
+	// Kind is builtin (default: a Plackett–Luce policy over MF scores, no
+	// LLM), ollama or openai (any OpenAI-compatible server).
+	Kind string `yaml:"kind" json:"kind"`
+	// Model is the model name; required for ollama and openai.
+	Model string `yaml:"model" json:"model"`
+	// BaseURL is the server URL; default $OPENAI_BASE_URL or $OLLAMA_HOST,
+	// then the backend's default.
+	BaseURL string `yaml:"base_url" json:"base_url"`
+	// APIKeyFile names a file holding the API key; default $OPENAI_API_KEY.
+	// The key itself never appears in a config, log or output.
+	APIKeyFile string `yaml:"api_key_file" json:"api_key_file"`
+	// TimeoutSeconds is the per-request timeout. Default 300.
+	TimeoutSeconds float64 `yaml:"timeout_seconds" json:"timeout_seconds"`
+	// Concurrency is the most requests in flight. Default 8.
+	Concurrency int `yaml:"concurrency" json:"concurrency"`
+	// RequestsPerSecond and TokensPerMinute are rate limits; 0 is none.
+	RequestsPerSecond float64 `yaml:"requests_per_second" json:"requests_per_second"`
+	TokensPerMinute   float64 `yaml:"tokens_per_minute" json:"tokens_per_minute"`
+	// PriceInput and PriceOutput are prices per million tokens, for the
+	// cost summary.
+	PriceInput  float64 `yaml:"price_input_per_million" json:"price_input_per_million"`
+	PriceOutput float64 `yaml:"price_output_per_million" json:"price_output_per_million"`
+	// Cache keeps responses under DIR/cache so a rerun costs nothing.
+	// Default true for LLM backends.
+	Cache *bool `yaml:"cache" json:"cache"`
+}
+
+// RolloutConfig configures sampling and rewards.
+type RolloutConfig struct {
+	// Samples is G. Default 8.
+	Samples int `yaml:"samples" json:"samples"`
+	// Seed is the base seed of rollouts. Default 1.
+	Seed int64 `yaml:"seed" json:"seed"`
+	// Temperature of sampling. Default 1.
+	Temperature *float64 `yaml:"temperature" json:"temperature"`
+	// MaxTokens caps each completion. Default 2048.
+	MaxTokens int `yaml:"max_tokens" json:"max_tokens"`
+	// ItemReward is causal-swap (default), independent, noncausal-swap or
+	// rank-level.
+	ItemReward string `yaml:"item_reward" json:"item_reward"`
+	// Cutoff is the NDCG cutoff of rewards; 0 is the whole list.
+	Cutoff int `yaml:"cutoff" json:"cutoff"`
+	// Repair is prompt-order (default) or score.
+	Repair string `yaml:"repair" json:"repair"`
+	// Episodes is the number of episodes in flight. Default 4.
+	Episodes int `yaml:"concurrency" json:"concurrency"`
+}
+
+// EvalConfig configures the evaluation report.
+type EvalConfig struct {
+	// Rankers are the baselines next to the policy ("policy", the backend
+	// at temperature 0). Default random, popularity, mf, policy.
+	Rankers []string `yaml:"rankers" json:"rankers"`
+	// Resamples is the bootstrap resamples. Default 1000.
+	Resamples int `yaml:"resamples" json:"resamples"`
+	// Skip turns the evaluation off.
+	Skip bool `yaml:"skip" json:"skip"`
+}
+
+// DefaultJob returns the embedded default: ml-latest-small, interest, the
+// builtin policy, G = 8, native and trl-preference exports.
+func DefaultJob() Job {
+	one := 1.0
+	return Job{
+		Dataset:  "ml-latest-small",
+		Needs:    []string{"interest"},
+		Episodes: EpisodesConfig{Candidates: 30, History: 50, Split: "leave-last-out", Seed: 1},
+		Backend:  BackendConfig{Kind: "builtin", TimeoutSeconds: 300, Concurrency: 8},
+		Rollout:  RolloutConfig{Samples: 8, Seed: 1, Temperature: &one, MaxTokens: 2048, ItemReward: "causal-swap", Repair: "prompt-order", Episodes: 4},
+		Critic:   "ensemble",
+		Exports:  []string{"native", "trl-preference"},
+		Eval:     EvalConfig{Rankers: []string{"random", "popularity", "mf", "policy"}, Resamples: 1000},
+	}
+}
+
+// LoadJob reads a YAML job file over DefaultJob: keys present in the file
+// replace the defaults; an unknown key is an error naming it.
+func LoadJob(path string) (Job, error) {
+	job := DefaultJob()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return job, fmt.Errorf("pipeline: load job: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&job); err != nil {
+		return job, fmt.Errorf("pipeline: load job %s: %w", path, err)
+	}
+	if err := job.Validate(); err != nil {
+		return job, fmt.Errorf("pipeline: load job %s: %w", path, err)
+	}
+	return job, nil
+}
+
+// Validate reports the first invalid field, naming it as the YAML does.
+func (j *Job) Validate() error {
+	switch {
+	case j.Dataset == "":
+		return fmt.Errorf("dataset: missing")
+	case len(j.Needs) == 0:
+		return fmt.Errorf("needs: missing")
+	case !slices.Contains([]string{"builtin", "ollama", "openai"}, j.Backend.Kind):
+		return fmt.Errorf("backend.kind: %q, want builtin, ollama or openai", j.Backend.Kind)
+	case j.Backend.Kind != "builtin" && j.Backend.Model == "":
+		return fmt.Errorf("backend.model: required for backend %s", j.Backend.Kind)
+	case j.Backend.Concurrency < 1:
+		return fmt.Errorf("backend.concurrency: %d, want >= 1", j.Backend.Concurrency)
+	case j.Episodes.Sparse < 0 || j.Episodes.Sparse >= 1:
+		return fmt.Errorf("episodes.sparse: %v, want 0 (dense) or in (0, 1)", j.Episodes.Sparse)
+	case j.Rollout.Samples < 1:
+		return fmt.Errorf("rollout.samples: %d, want >= 1", j.Rollout.Samples)
+	case j.Rollout.Episodes < 1:
+		return fmt.Errorf("rollout.concurrency: %d, want >= 1", j.Rollout.Episodes)
+	case j.Rollout.Temperature != nil && *j.Rollout.Temperature < 0:
+		return fmt.Errorf("rollout.temperature: %v, want >= 0", *j.Rollout.Temperature)
+	case !slices.Contains([]string{"ensemble", "user-knn", "item-knn"}, j.Critic):
+		return fmt.Errorf("critic: %q, want ensemble, user-knn or item-knn", j.Critic)
+	}
+	for _, f := range j.Exports {
+		if strings.TrimSpace(f) == "" {
+			return fmt.Errorf("exports: empty format name")
+		}
+	}
+	return nil
+}
