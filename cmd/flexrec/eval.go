@@ -216,7 +216,13 @@ func (o *evalOptions) suite(ctx context.Context, needs []prompt.Need, bc dataset
 func (o *evalOptions) rankerConfig(ctx context.Context, suite *eval.Suite, needs []prompt.Need, log *slog.Logger) (eval.RankerConfig, error) {
 	rc := eval.DefaultRankerConfig()
 	rc.Seed, rc.Train, rc.Needs = o.seed, suite.Train, needs
-	rc.MF.Algo = o.mfAlgo
+	switch o.mfAlgo {
+	case mf.AlgoBPR:
+	case mf.AlgoALS:
+		rc.MF = mf.DefaultConfig() // ALS's own regularisation, not BPR's
+	default:
+		return rc, usagef("--mf-algo %q: want bpr or als", o.mfAlgo)
+	}
 	if err := rc.MF.Validate(); err != nil {
 		return rc, usagef("--mf-algo: %v", err)
 	}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// buildFlexrec compiles the binary once per test into a temporary folder.
+func buildFlexrec(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "flexrec")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// runJobDir runs `flexrec run` in-process into dir and returns stdout.
+func runJobDir(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	code, out, stderr := runCLI(t, "", append([]string{"run", "--out", dir}, args...)...)
+	require.Equal(t, 0, code, "flexrec run: %s", stderr)
+	return out
+}
+
+func TestRunJobOutputs(t *testing.T) {
+	dir := t.TempDir()
+	out := runJobDir(t, dir, "--limit", "30", "--samples", "4")
+	assert.Contains(t, out, "rollouts          120")
+	for _, f := range []string{"job.json", "episodes.jsonl", "rollouts.jsonl", "summary.json", "report/report.html", "report/results.csv"} {
+		assert.FileExists(t, filepath.Join(dir, f))
+	}
+	var sum struct {
+		Episodes, Rollouts int
+		InvalidRate        float64 `json:"invalid_output_rate"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &sum))
+	assert.Equal(t, 30, sum.Episodes)
+	assert.Equal(t, 120, sum.Rollouts)
+
+	// The same command again resumes everything and changes nothing.
+	before, err := os.ReadFile(filepath.Join(dir, "rollouts.jsonl"))
+	require.NoError(t, err)
+	out = runJobDir(t, dir, "--limit", "30", "--samples", "4")
+	assert.Contains(t, out, "(30 episodes resumed)")
+	after, err := os.ReadFile(filepath.Join(dir, "rollouts.jsonl"))
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+
+	// Another job into the same folder is refused.
+	code, _, stderr := runCLI(t, "", "run", "--out", dir, "--limit", "30", "--samples", "5")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "another job")
+}
+
+func TestRunJobUsage(t *testing.T) {
+	code, _, stderr := runCLI(t, "", "run")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "--out is required")
+	code, _, stderr = runCLI(t, "", "run", "--out", t.TempDir(), "--backend", "openai")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "backend.model")
+}
+
+// TestRunJobSurvivesSIGKILL kills `flexrec run` mid-way with SIGKILL,
+// resumes it, and compares every output with an uninterrupted run.
+func TestRunJobSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs the whole job twice; skipped in -short mode")
+	}
+	bin := buildFlexrec(t)
+	args := []string{"run", "--no-eval", "--exports", "native,trl-preference"}
+	full, killed := t.TempDir(), t.TempDir()
+	cmd := exec.Command(bin, append(args, "--out", full)...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "uninterrupted run: %s", out)
+
+	cmd = exec.Command(bin, append(args, "--out", killed)...)
+	require.NoError(t, cmd.Start())
+	rollouts := filepath.Join(killed, "rollouts.jsonl")
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if info, err := os.Stat(rollouts); err == nil && info.Size() > 2<<20 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait() // killed: the error is the signal
+	info, err := os.Stat(rollouts)
+	require.NoError(t, err)
+	fullInfo, err := os.Stat(filepath.Join(full, "rollouts.jsonl"))
+	require.NoError(t, err)
+	require.Less(t, info.Size(), fullInfo.Size(), "the job was killed before it finished")
+
+	out, err = exec.Command(bin, append(args, "--out", killed)...).CombinedOutput()
+	require.NoError(t, err, "resumed run: %s", out)
+	assert.Contains(t, string(out), "episodes resumed")
+	for _, f := range outputsOf(t, full) {
+		want, err := os.ReadFile(filepath.Join(full, f))
+		require.NoError(t, err)
+		got, err := os.ReadFile(filepath.Join(killed, f))
+		require.NoError(t, err, "resumed run lacks %s", f)
+		assert.True(t, bytes.Equal(want, got), "%s differs between the resumed and the uninterrupted run", f)
+	}
+}
+
+// outputsOf lists the files of a job folder whose content must not depend
+// on interruptions (not the summary, which times the invocation, nor the
+// manifests' timestamps if any).
+func outputsOf(t *testing.T, dir string) []string {
+	var files []string
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel != "summary.json" {
+			files = append(files, rel)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Contains(t, files, "rollouts.jsonl")
+	return files
+}
