@@ -13,22 +13,36 @@ import (
 	"github.com/flexrec/flexrec/mf"
 )
 
-// opened is the job's backend: the policy that writes rankings, wrapped in
-// llm's decorator stack for LLM servers.
-type opened struct {
-	llm.Backend
-	// stack is nil for the builtin policy (nothing to retry, limit or price).
-	stack *llm.Stack
-	// kind and model name the backend in records and reports.
-	kind, model string
+// openBackend opens the job's backend, caching LLM responses under
+// dir/cache unless the job turns the cache off.
+func openBackend(ctx context.Context, job Job, dir string, st *state, log *slog.Logger) (*Opened, error) {
+	cache := ""
+	if job.Backend.Cache == nil || *job.Backend.Cache {
+		cache = filepath.Join(dir, "cache")
+	}
+	return OpenBackend(ctx, job.Backend, st.suite.Train, cache, log)
 }
 
-// openBackend opens the job's backend. The builtin policy is Plackett–Luce
-// over a BPR model trained on the training interactions only.
-func openBackend(ctx context.Context, job Job, dir string, st *state, log *slog.Logger) (*opened, error) {
-	bc := job.Backend
+// Opened is an open backend: the policy that writes rankings, wrapped in
+// llm's decorator stack (retries, limits, metering, cache) for LLM servers.
+type Opened struct {
+	llm.Backend
+	// Stack is nil for the builtin policy (nothing to retry, limit or price).
+	Stack *llm.Stack
+	// Kind and Model name the backend in records and reports.
+	Kind, Model string
+}
+
+// OpenBackend opens bc. The builtin policy is Plackett–Luce over a BPR
+// model trained on train (training interactions only, never held-out
+// feedback); LLM servers get the decorator stack, with the response cache
+// in cacheDir when it is not empty.
+func OpenBackend(ctx context.Context, bc BackendConfig, train []dataset.Interaction, cacheDir string, log *slog.Logger) (*Opened, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if bc.Kind == "builtin" {
-		model, err := trainPolicyModel(ctx, st.suite.Train)
+		model, err := trainPolicyModel(ctx, train)
 		if err != nil {
 			return nil, err
 		}
@@ -40,16 +54,16 @@ func openBackend(ctx context.Context, job Job, dir string, st *state, log *slog.
 		if name == "" {
 			name = "builtin-pl"
 		}
-		return &opened{Backend: b, kind: "builtin", model: name}, nil
+		return &Opened{Backend: b, Kind: "builtin", Model: name}, nil
 	}
 	stackCfg := llm.DefaultStackConfig()
 	stackCfg.Logger = log
-	stackCfg.Retry.AttemptTimeout = time.Duration(bc.TimeoutSeconds * float64(time.Second))
+	if bc.TimeoutSeconds > 0 {
+		stackCfg.Retry.AttemptTimeout = time.Duration(bc.TimeoutSeconds * float64(time.Second))
+	}
 	stackCfg.Limit = llm.LimitConfig{MaxConcurrent: bc.Concurrency, RequestsPerSecond: bc.RequestsPerSecond, TokensPerMinute: bc.TokensPerMinute}
 	stackCfg.Prices = llm.Prices{InputPerMillion: bc.PriceInput, OutputPerMillion: bc.PriceOutput}
-	if bc.Cache == nil || *bc.Cache {
-		stackCfg.CacheDir = filepath.Join(dir, "cache")
-	}
+	stackCfg.CacheDir = cacheDir
 	b, err := OpenServer(bc, log)
 	if err != nil {
 		return nil, err
@@ -58,7 +72,7 @@ func openBackend(ctx context.Context, job Job, dir string, st *state, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	return &opened{Backend: stack, stack: stack, kind: bc.Kind, model: bc.Model}, nil
+	return &Opened{Backend: stack, Stack: stack, Kind: bc.Kind, Model: bc.Model}, nil
 }
 
 // OpenServer opens an LLM server backend (ollama or openai) from bc,

@@ -183,16 +183,16 @@ func fingerprint(job Job) string {
 	return hex.EncodeToString(h[:8])
 }
 
-func (s *Summary) fill(st rollout.Stats, b *opened) {
+func (s *Summary) fill(st rollout.Stats, b *Opened) {
 	s.Rollouts, s.Resumed = st.Rollouts, st.Resumed
 	if st.Rollouts > 0 {
 		s.InvalidRate = float64(st.Invalid) / float64(st.Rollouts)
 		s.MeanListReward = st.SumListReward / float64(st.Rollouts)
 	}
 	s.PromptTokens, s.CompletionTokens = st.PromptTokens, st.CompletionTokens
-	if b != nil && b.stack != nil {
-		s.Cost = b.stack.Meter.Totals().Cost
+	if b != nil && b.Stack != nil {
+		s.Cost = b.Stack.Meter.Totals().Cost
 	}
 }
 
-var _ llm.Backend = (*opened)(nil)
+var _ llm.Backend = (*Opened)(nil)

@@ -65,16 +65,16 @@ func rolloutConfig(job Job, needs []prompt.Need, model string) (rollout.Config, 
 }
 
 // rollouts samples and scores every episode into dir/rollouts.jsonl.
-func rollouts(ctx context.Context, job Job, dir string, st *state, b *opened, opts Options, log *slog.Logger) (rollout.Stats, error) {
-	cfg, err := rolloutConfig(job, st.needs, b.model)
+func rollouts(ctx context.Context, job Job, dir string, st *state, b *Opened, opts Options, log *slog.Logger) (rollout.Stats, error) {
+	cfg, err := rolloutConfig(job, st.needs, b.Model)
 	if err != nil {
 		return rollout.Stats{}, err
 	}
-	runner, err := rollout.NewRunner(b, rollout.BackendInfo{Name: b.kind, Model: b.model}, cfg, st.critic)
+	runner, err := rollout.NewRunner(b, rollout.BackendInfo{Name: b.Kind, Model: b.Model}, cfg, st.critic)
 	if err != nil {
 		return rollout.Stats{}, err
 	}
-	log.Info("sampling rollouts", "episodes", len(st.suite.Episodes), "group", cfg.Samples, "backend", b.kind, "model", b.model)
+	log.Info("sampling rollouts", "episodes", len(st.suite.Episodes), "group", cfg.Samples, "backend", b.Kind, "model", b.Model)
 	return rollout.Run(ctx, runner, st.suite.Episodes, rollout.RunOptions{
 		Path: filepath.Join(dir, "rollouts.jsonl"), Concurrency: job.Rollout.Episodes,
 		Fingerprint: fingerprint(job),
@@ -88,14 +88,14 @@ func rollouts(ctx context.Context, job Job, dir string, st *state, b *opened, op
 
 // report evaluates the baselines and the policy (the backend, greedy) on
 // the episodes' dense truth into dir/report.
-func report(ctx context.Context, job Job, dir string, st *state, b *opened, log *slog.Logger) (string, error) {
+func report(ctx context.Context, job Job, dir string, st *state, b *Opened, log *slog.Logger) (string, error) {
 	rc := eval.DefaultRankerConfig()
 	rc.Train, rc.Needs, rc.Seed = st.suite.Train, st.needs, job.Rollout.Seed
 	names := make([]string, 0, len(job.Eval.Rankers))
 	for _, n := range job.Eval.Rankers {
 		if n == "policy" {
 			zero := 0.0
-			rc.LLM = &eval.LLMConfig{Backend: b, Model: b.model, Temperature: &zero, MaxTokens: job.Rollout.MaxTokens, Name: "policy"}
+			rc.LLM = &eval.LLMConfig{Backend: b, Model: b.Model, Temperature: &zero, MaxTokens: job.Rollout.MaxTokens, Name: "policy"}
 			n = eval.RankerLLM
 		}
 		names = append(names, n)

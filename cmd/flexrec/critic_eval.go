@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -63,14 +61,9 @@ func runCriticEval(ctx context.Context, o *criticEvalOptions, s io3) error {
 	if err := o.verify(); err != nil {
 		return err
 	}
-	f, err := os.Open(o.critic)
+	c, err := critic.LoadFile(o.critic)
 	if err != nil {
-		return fmt.Errorf("critic: %w", err)
-	}
-	c, err := critic.Load(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%w (file %s)", err, o.critic)
+		return err
 	}
 	eps, rules, err := criticInputs(ctx, o.episodes, o.needs)
 	if err != nil {

@@ -57,12 +57,14 @@ advantages, exported for TRL, verl and OpenRLHF.` + exitCodesHelp,
 		newNeedsCmd(s),
 		newPromptCmd(s),
 		newRunCmd(s),
+		newRolloutCmd(s),
 		newEpisodesCmd(s),
 		newDataCmd(s),
 		newEvalCmd(s),
 		newRewardCmd(s),
 		newCriticCmd(s),
 		newParseCmd(s),
+		newRankCmd(s),
 	} {
 		c.Long += exitCodesHelp
 		root.AddCommand(c)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 
 	"github.com/flexrec/flexrec/mf"
 )
@@ -112,4 +113,18 @@ func (f *file) build() (Critic, error) {
 		}
 	}
 	return &Ensemble{cfg: f.Config, vm: f.Variance, lo: f.Range[0], hi: f.Range[1], models: f.Models}, nil
+}
+
+// LoadFile reads a critic saved by Save from path; errors name the file.
+func LoadFile(path string) (Critic, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("critic: %w", err)
+	}
+	defer f.Close()
+	c, err := Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w (file %s)", err, path)
+	}
+	return c, nil
 }
