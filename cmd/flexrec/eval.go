@@ -221,7 +221,7 @@ func (o *evalOptions) rankerConfig(ctx context.Context, suite *eval.Suite, needs
 	case mf.AlgoALS:
 		rc.MF = mf.DefaultConfig() // ALS's own regularisation, not BPR's
 	default:
-		return rc, usagef("--mf-algo %q: want bpr or als", o.mfAlgo)
+		return rc, usagef("--mf-algo %q: want als or bpr", o.mfAlgo)
 	}
 	if err := rc.MF.Validate(); err != nil {
 		return rc, usagef("--mf-algo: %v", err)
