@@ -131,4 +131,7 @@ type Response struct {
 	Fingerprint string `json:"fingerprint,omitempty"`
 	// Cached is true when the response came from the response cache.
 	Cached bool `json:"cached,omitempty"`
+	// Usage is what the request(s) cost in total: the prompt counted once
+	// per HTTP request, every sample's completion tokens.
+	Usage Usage `json:"usage"`
 }

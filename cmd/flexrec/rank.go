@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/flexrec/flexrec/llm"
+	"github.com/flexrec/flexrec/prompt"
+	"github.com/flexrec/flexrec/rank"
+)
+
+type rankOptions struct {
+	backend, model, episode, need  string
+	samples                        int
+	seed                           int64
+	temperature, topP              float64
+	maxTokens, topLogprobs         int
+	noLogprobs, allowMissing       bool
+	think, schema                  bool
+	repair                         string
+	baseURL, apiKeyFile, structOut string
+	numCtx                         int
+	cacheDir                       string
+	retries, concurrency           int
+	deadline                       time.Duration
+	timeout                        float64 // seconds, as the other commands' --timeout
+	rps, tpm, priceIn, priceOut    float64
+	template                       string
+	history, maxText               int
+	changed                        func(name string) bool
+}
+
+func newRankCmd(s io3) *cobra.Command {
+	return newRankCmdRun(s, runRank)
+}
+
+// newRankCmdRun lets tests capture the parsed options instead of running.
+func newRankCmdRun(s io3, runF func(context.Context, *rankOptions, io3) error) *cobra.Command {
+	o := &rankOptions{}
+	c := &cobra.Command{
+		Use:   "rank",
+		Short: "Rank one episode's candidates with an LLM and report each sample",
+		Long: `Rank one episode (a line of 'flexrec episodes', from --episode or stdin) with a
+language model: each of --samples rollouts renders the prompt with its own
+seed (a fresh candidate shuffle; the seeds 'flexrec run' uses), samples one
+answer, parses it, repairs missing ids under --repair and aligns every ranked
+item with the tokens that wrote it. Prints one JSON document: per sample the
+text, the permutation (item ids and short ids, generated or repaired, each
+item's summed token logprob and token range), the parse report and usage;
+then the totals (tokens, cost with --price-in/--price-out).
+
+Backends: --backend ollama (native API; OLLAMA_HOST or --base-url, default
+http://127.0.0.1:11434) or --backend openai (any OpenAI-compatible server:
+OpenAI, vLLM, llama.cpp, OpenRouter, Ollama's /v1; OPENAI_BASE_URL or
+--base-url, key from OPENAI_API_KEY or --api-key-file). Transient failures
+(429, 5xx, timeouts, resets) are retried with backoff; 400/401/403/404 are not.
+
+Examples:
+  flexrec episodes --dataset ml-latest-small --limit 1 | flexrec rank --model qwen2.5:3b
+  flexrec rank --episode ep.json --backend openai --model gpt-4o-mini --samples 4 --top-logprobs 5
+  OPENAI_BASE_URL=http://127.0.0.1:8000/v1 flexrec rank --backend openai --model Qwen/Qwen2.5-3B-Instruct \
+    --episode ep.json --schema --structured-outputs structured_outputs --cache ~/.cache/flexrec/llm`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.changed = cmd.Flags().Changed
+			return runF(cmd.Context(), o, s)
+		},
+	}
+	o.addFlags(c.Flags())
+	return c
+}
+
+func (o *rankOptions) addFlags(f *pflag.FlagSet) {
+	d := llm.DefaultRetryConfig()
+	f.StringVar(&o.backend, "backend", "ollama", "ollama or openai")
+	f.StringVar(&o.model, "model", "", "model name on the server (required)")
+	f.StringVar(&o.episode, "episode", "", "file holding the episode as one JSON line (default: stdin)")
+	f.StringVar(&o.need, "need", "", "need id or needs file (default: the episode's need)")
+	f.IntVar(&o.samples, "samples", 8, "rollouts G")
+	f.Int64Var(&o.seed, "seed", 0, "base seed of the rollouts' shuffles and sampling")
+	f.Float64Var(&o.temperature, "temperature", 1, "sampling temperature, 0-2 (0 is sent, greedy)")
+	f.Float64Var(&o.topP, "top-p", 1, "nucleus sampling p in (0, 1]; sent only when given")
+	f.IntVar(&o.maxTokens, "max-tokens", 2048, "cap on each answer's tokens (0: the server's default)")
+	f.IntVar(&o.topLogprobs, "top-logprobs", 0, "alternatives per token, 0-20")
+	f.BoolVar(&o.noLogprobs, "no-logprobs", false, "do not ask for token logprobs")
+	f.BoolVar(&o.allowMissing, "allow-missing-logprobs", false, "go on when the server returns no logprobs")
+	f.BoolVar(&o.think, "think", false, "turn a reasoning model's thinking on or off (sent only when given)")
+	f.BoolVar(&o.schema, "schema", false, "ask for structured output under the prompt's JSON schema")
+	f.StringVar(&o.repair, "repair", string(rank.PromptOrder), "completion of partial answers: prompt-order, score (by popularity) or reject")
+	f.StringVar(&o.baseURL, "base-url", "", "server URL (default: OLLAMA_HOST or OPENAI_BASE_URL)")
+	f.StringVar(&o.apiKeyFile, "api-key-file", "", "file holding the API key (default: OPENAI_API_KEY)")
+	f.StringVar(&o.structOut, "structured-outputs", llm.SchemaResponseFormat, "openai: how --schema is sent: response_format, structured_outputs (vLLM) or guided_json")
+	f.IntVar(&o.numCtx, "num-ctx", 0, "ollama: context window in tokens (0: the model's default)")
+	f.StringVar(&o.cacheDir, "cache", "", "response cache folder; a rerun of the same requests costs nothing")
+	f.IntVar(&o.retries, "retries", d.MaxAttempts, "attempts per request, >= 1")
+	f.Float64Var(&o.timeout, "timeout", d.AttemptTimeout.Seconds(), "per-request timeout in seconds, each attempt (0: none)")
+	f.DurationVar(&o.deadline, "deadline", 0, "deadline of the whole command (0: none)")
+	f.IntVar(&o.concurrency, "concurrency", 8, "samples in flight at once (0: no limit)")
+	f.Float64Var(&o.rps, "rps", 0, "requests per second (0: no limit)")
+	f.Float64Var(&o.tpm, "tpm", 0, "tokens per minute (0: no limit)")
+	f.Float64Var(&o.priceIn, "price-in", 0, "price per million prompt tokens, for the cost total")
+	f.Float64Var(&o.priceOut, "price-out", 0, "price per million completion tokens")
+	f.StringVar(&o.template, "template", "", "YAML or JSON file overriding the prompt templates")
+	f.IntVar(&o.history, "history", prompt.DefaultOptions().HistoryBudget, "most history items shown")
+	f.IntVar(&o.maxText, "max-text", prompt.DefaultMaxTextLen, "cap on each item text, in characters")
+}
+
+// rankPlan is what verifyRankOptions makes of the flags.
+type rankPlan struct {
+	server llm.Backend
+	stack  llm.StackConfig
+	run    rankConfig
+}
+
+// verifyRankOptions turns flags into typed configs; flag errors are usage
+// errors.
+func verifyRankOptions(o *rankOptions, log *slog.Logger) (*rankPlan, error) {
+	switch {
+	case o.model == "":
+		return nil, usagef("--model is required")
+	case o.samples < 1 || o.samples > llm.MaxSamples:
+		return nil, usagef("--samples %d outside 1..%d", o.samples, llm.MaxSamples)
+	case o.retries < 1:
+		return nil, usagef("--retries %d, want >= 1", o.retries)
+	case o.concurrency < 0 || o.timeout < 0 || o.deadline < 0:
+		return nil, usagef("--concurrency, --timeout and --deadline must not be negative")
+	}
+	policy, err := rank.ParsePolicy(o.repair)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	rc, err := o.runConfig(policy)
+	if err != nil {
+		return nil, err
+	}
+	server, err := o.openServer(log)
+	if err != nil {
+		return nil, err
+	}
+	sc := llm.DefaultStackConfig()
+	sc.Logger, sc.CacheDir = log, o.cacheDir
+	sc.Retry.MaxAttempts, sc.Retry.AttemptTimeout = o.retries, time.Duration(o.timeout*float64(time.Second))
+	sc.Limit = llm.LimitConfig{MaxConcurrent: o.concurrency, RequestsPerSecond: o.rps, TokensPerMinute: o.tpm}
+	sc.Prices = llm.Prices{InputPerMillion: o.priceIn, OutputPerMillion: o.priceOut}
+	return &rankPlan{server: server, stack: sc, run: rc}, nil
+}
+
+// runConfig builds the request template and the prompt options.
+func (o *rankOptions) runConfig(policy rank.Policy) (rankConfig, error) {
+	t := o.temperature
+	req := llm.Request{Model: o.model, Temperature: &t, MaxTokens: o.maxTokens, Logprobs: !o.noLogprobs,
+		TopLogprobs: o.topLogprobs, AllowMissingLogprobs: o.allowMissing}
+	if o.changed("top-p") {
+		p := o.topP
+		req.TopP = &p
+	}
+	if o.changed("think") {
+		th := o.think
+		req.Think = &th
+	}
+	if o.noLogprobs {
+		req.TopLogprobs = 0
+	}
+	req.Messages = []llm.Message{{Role: "user", Content: "check"}}
+	if err := req.Validate(); err != nil {
+		return rankConfig{}, usageError{err}
+	}
+	req.Messages = nil
+	opts := prompt.DefaultOptions()
+	opts.HistoryBudget, opts.MaxTextLen = o.history, o.maxText
+	if o.template != "" {
+		tpl, err := prompt.LoadTemplate(o.template)
+		if err != nil {
+			return rankConfig{}, err
+		}
+		opts.Template = tpl
+	}
+	if err := opts.Validate(); err != nil {
+		return rankConfig{}, usageError{err}
+	}
+	return rankConfig{request: req, prompt: opts, samples: o.samples, seed: o.seed, policy: policy,
+		schema: o.schema, needID: o.need}, nil
+}
+
+// openServer opens the backend from flags and the environment.
+func (o *rankOptions) openServer(log *slog.Logger) (llm.Backend, error) {
+	switch o.backend {
+	case "ollama":
+		cfg := llm.OllamaConfigFromEnvironment()
+		if o.baseURL != "" {
+			cfg.Host = o.baseURL
+		}
+		cfg.NumCtx, cfg.Logger = o.numCtx, log
+		return llm.NewOllama(cfg)
+	case "openai":
+		cfg := llm.OpenAIConfigFromEnvironment()
+		if o.baseURL != "" {
+			cfg.BaseURL = o.baseURL
+		}
+		if o.apiKeyFile != "" {
+			key, err := llm.LoadAPIKey(o.apiKeyFile)
+			if err != nil {
+				return nil, err
+			}
+			cfg.APIKey = key
+		}
+		cfg.StructuredOutputs, cfg.Logger = o.structOut, log
+		b, err := llm.NewOpenAI(cfg)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return b, nil
+	}
+	return nil, usagef("--backend %q: want ollama or openai", o.backend)
+}
+
+func runRank(ctx context.Context, o *rankOptions, s io3) error {
+	log := slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	plan, err := verifyRankOptions(o, log)
+	if err != nil {
+		return err
+	}
+	ep, err := readOneEpisode(o.episode, s.in)
+	if err != nil {
+		return err
+	}
+	stack, err := llm.NewStack(plan.server, plan.stack)
+	if err != nil {
+		return err
+	}
+	if o.deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.deadline)
+		defer cancel()
+	}
+	out, err := rankEpisode(ctx, stack, ep, &plan.run)
+	if err != nil {
+		return err
+	}
+	out.Backend, out.Totals = stack.String(), stack.Meter.Totals()
+	if stack.Cache != nil {
+		out.CacheHits, _ = stack.Cache.Stats()
+	}
+	enc := json.NewEncoder(s.out)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("rank: write output: %w", err)
+	}
+	return nil
+}
