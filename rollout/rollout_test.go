@@ -243,3 +243,20 @@ func BenchmarkEpisodeBuiltin(b *testing.B) {
 		}
 	}
 }
+
+func TestScanNamesBadLine(t *testing.T) {
+	r, eps := newTestRunner(t, 2)
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	_, err := Run(context.Background(), r, eps[:2], RunOptions{Path: path, Fingerprint: "x"})
+	require.NoError(t, err)
+	recs, err := ReadFile(path)
+	require.NoError(t, err)
+	assert.Len(t, recs, 4)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("{not json\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	_, err = ReadFile(path)
+	assert.ErrorContains(t, err, "r.jsonl:5")
+}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -143,28 +142,7 @@ func f64p(v float64) *float64 { return &v }
 // TestRankRealServer runs the command against the test Ollama through
 // both backends (skips without a server; fails under CI=true).
 func TestRankRealServer(t *testing.T) {
-	host := os.Getenv("FLEXREC_OLLAMA_HOST")
-	problem := "FLEXREC_OLLAMA_HOST is not set"
-	if host != "" {
-		problem = ""
-		resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(strings.TrimRight(host, "/") + "/api/version")
-		if err != nil {
-			problem = "no Ollama at " + host + ": " + err.Error()
-		} else {
-			resp.Body.Close()
-		}
-	}
-	if problem != "" {
-		msg := problem + `: start the test server with eval "$(scripts/ollama-test-server.sh)"`
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	model := os.Getenv("FLEXREC_OLLAMA_MODEL")
-	if model == "" {
-		model = "flexrec-tiny"
-	}
+	host, model := realOllama(t)
 	path, _ := writeEpisode(t, 30)
 	for backend, url := range map[string]string{"ollama": host, "openai": strings.TrimRight(host, "/") + "/v1"} {
 		t.Run(backend, func(t *testing.T) {
