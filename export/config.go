@@ -1,0 +1,152 @@
+package export
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Format names an export format. The names are part of the command-line
+// contract; see Formats.
+type Format string
+
+// Export formats.
+const (
+	// Native writes the records themselves: rollouts.jsonl (each input line
+	// copied byte for byte) and rollouts.parquet (NativeRow; per-token
+	// advantages and old logprobs as list columns).
+	Native Format = "native"
+	// TRLPreference writes preference.jsonl: TRL's conversational
+	// preference format with an explicit prompt (PreferenceRow), for
+	// DPOTrainer and RewardTrainer.
+	TRLPreference Format = "trl-preference"
+	// TRLKTO writes kto.jsonl: TRL's conversational unpaired preference
+	// format (KTORow), for KTOTrainer.
+	TRLKTO Format = "trl-kto"
+	// TRLGRPO writes grpo.jsonl: a conversational prompt-only dataset with
+	// the candidates' gains as reward columns (GRPORow), for GRPOTrainer.
+	TRLGRPO Format = "trl-grpo"
+	// Verl writes <split>.parquet: verl's RL dataset layout (VerlRow), the
+	// gains carried in reward_model.ground_truth.
+	Verl Format = "verl"
+	// OpenRLHF writes preference.jsonl under OpenRLHF's default keys
+	// (OpenRLHFRow): chosen and rejected as whole conversations, margin.
+	OpenRLHF Format = "openrlhf"
+)
+
+// Formats lists every format, in the order the help text shows them.
+func Formats() []Format {
+	return []Format{Native, TRLPreference, TRLKTO, TRLGRPO, Verl, OpenRLHF}
+}
+
+// Pairing says which rollouts of a group become preference pairs.
+type Pairing string
+
+// Pairings.
+const (
+	// BestWorst pairs the group's best rollout (highest list reward) with
+	// its worst: at most one pair per episode.
+	BestWorst Pairing = "best-worst"
+	// AllPairs pairs every two rollouts whose list rewards differ by more
+	// than the margin: up to G(G-1)/2 pairs per episode.
+	AllPairs Pairing = "all"
+)
+
+// Completions says how the two completions of a preference pair are
+// written under the chosen rollout's prompt.
+type Completions string
+
+// Completion modes.
+const (
+	// Full keeps both texts as the model wrote them, reasoning included;
+	// the rejected text's candidate ids are rewritten into the chosen
+	// prompt's ids (each rollout saw its own shuffle). A pair whose rewrite
+	// cannot be verified is skipped.
+	Full Completions = "full"
+	// Ranking writes both as the output contract's single line
+	// "[a] > [b] > ..." of their full (repaired) rankings, in the chosen
+	// prompt's ids; reasoning is dropped from both, so the pair differs in
+	// the ranking only.
+	Ranking Completions = "ranking"
+)
+
+// Config controls an export. The zero value is not valid; start from
+// DefaultConfig.
+type Config struct {
+	// Format is the output format. Default Native.
+	Format Format
+	// Pairs selects preference pairs (trl-preference, openrlhf). Default
+	// BestWorst.
+	Pairs Pairing
+	// Margin is the list-reward difference a pair must exceed (strictly),
+	// >= 0. Default 0: any strict preference; equal rewards never pair.
+	Margin float64
+	// Completions is how pair texts are written. Default Full.
+	Completions Completions
+	// Cutoff is the NDCG cutoff written into the ground truth (k) of
+	// trl-grpo and verl rows, >= 0; 0 (the default) means the whole list.
+	// It should match the cutoff the rollouts were scored with.
+	Cutoff int
+	// Parquet makes the native format also write rollouts.parquet.
+	// Default true.
+	Parquet bool
+	// RowGroupRows is the most rows per Parquet row group: what a Parquet
+	// writer holds in memory. Default 1024; must be >= 1.
+	RowGroupRows int
+	// DataSource is verl's data_source column. Default "flexrec".
+	DataSource string
+	// Ability is verl's ability column. Default "recommendation".
+	Ability string
+	// Split is verl's extra_info.split and names its file
+	// (<split>.parquet). Default "train".
+	Split string
+	// SkipInvalid skips malformed lines and groups holding an inconsistent
+	// record (counted in the manifest) instead of failing on the first.
+	// Default false.
+	SkipInvalid bool
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Format: Native, Pairs: BestWorst, Completions: Full, Parquet: true, RowGroupRows: 1024,
+		DataSource: "flexrec", Ability: "recommendation", Split: "train",
+	}
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case !slices.Contains(Formats(), c.Format):
+		return fmt.Errorf("export: unknown format %q (one of %s)", c.Format, joinFormats())
+	case c.Pairs != BestWorst && c.Pairs != AllPairs:
+		return fmt.Errorf("export: unknown pairing %q (best-worst or all)", c.Pairs)
+	case !(c.Margin >= 0) || math.IsInf(c.Margin, 1):
+		return fmt.Errorf("export: margin %v, want a finite number >= 0", c.Margin)
+	case c.Completions != Full && c.Completions != Ranking:
+		return fmt.Errorf("export: unknown completions mode %q (full or ranking)", c.Completions)
+	case c.Cutoff < 0:
+		return fmt.Errorf("export: cutoff %d, want >= 0", c.Cutoff)
+	case c.RowGroupRows < 1:
+		return fmt.Errorf("export: row group rows %d, want >= 1", c.RowGroupRows)
+	case c.Format == Verl && !validFileName(c.Split):
+		return fmt.Errorf("export: split %q, want a plain file name", c.Split)
+	}
+	return nil
+}
+
+// pairs reports whether the format builds preference pairs.
+func (c Config) pairs() bool { return c.Format == TRLPreference || c.Format == OpenRLHF }
+
+func joinFormats() string {
+	names := make([]string, 0, len(Formats()))
+	for _, f := range Formats() {
+		names = append(names, string(f))
+	}
+	return strings.Join(names, ", ")
+}
+
+func validFileName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`) && !strings.HasPrefix(s, ".")
+}

@@ -1,0 +1,176 @@
+package export
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/flexrec/flexrec/internal/atomicfile"
+)
+
+// sink receives one output file's bytes: an atomicfile.File (a temporary
+// file renamed into place by Commit), or a discarding sink in tests that
+// measure memory.
+type sink interface {
+	io.Writer
+	Commit() error
+	Abort()
+}
+
+// createFunc opens the sink for a path; the seam tests replace.
+type createFunc func(path string) (sink, error)
+
+func atomicCreate(path string) (sink, error) {
+	f, err := atomicfile.Create(path, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	return f, nil
+}
+
+// FileInfo describes one file of an export.
+type FileInfo struct {
+	// Name is the file name within the export folder.
+	Name string `json:"name"`
+	// Rows is the number of rows (lines or Parquet rows) written.
+	Rows int64 `json:"rows"`
+	// Bytes is the file size.
+	Bytes int64 `json:"bytes"`
+}
+
+// outFile is one output file being written through a buffer.
+type outFile struct {
+	info FileInfo
+	s    sink
+	w    *bufio.Writer
+	done bool
+}
+
+func openOut(create createFunc, dir, name string) (*outFile, error) {
+	s, err := create(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	o := &outFile{info: FileInfo{Name: name}, s: s}
+	o.w = bufio.NewWriterSize(countWriter{s, &o.info.Bytes}, 1<<20)
+	return o, nil
+}
+
+// commit flushes the buffer and publishes the file under its name.
+func (o *outFile) commit() error {
+	o.done = true
+	if err := o.w.Flush(); err != nil {
+		o.s.Abort()
+		return fmt.Errorf("export: write %s: %w", o.info.Name, err)
+	}
+	return o.s.Commit()
+}
+
+// abort drops the file; a no-op after commit.
+func (o *outFile) abort() {
+	if !o.done {
+		o.done = true
+		o.s.Abort()
+	}
+}
+
+type countWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// jsonlFile writes one JSON value per line. HTML characters stay as they
+// are ("<think>", "&"), as in the records themselves.
+type jsonlFile struct {
+	*outFile
+	enc *json.Encoder
+}
+
+func openJSONL(create createFunc, dir, name string) (*jsonlFile, error) {
+	o, err := openOut(create, dir, name)
+	if err != nil {
+		return nil, err
+	}
+	enc := json.NewEncoder(o.w)
+	enc.SetEscapeHTML(false)
+	return &jsonlFile{outFile: o, enc: enc}, nil
+}
+
+func (f *jsonlFile) write(v any) error {
+	if err := f.enc.Encode(v); err != nil {
+		return fmt.Errorf("export: write %s: %w", f.info.Name, err)
+	}
+	f.info.Rows++
+	return nil
+}
+
+// writeLines writes n whole lines, each ending in '\n', as they are. The
+// block goes straight to the file, without a copy into the buffer.
+func (f *jsonlFile) writeLines(block []byte, n int) error {
+	err := f.w.Flush()
+	if err == nil {
+		_, err = countWriter{f.s, &f.info.Bytes}.Write(block)
+	}
+	if err != nil {
+		return fmt.Errorf("export: write %s: %w", f.info.Name, err)
+	}
+	f.info.Rows += int64(n)
+	return nil
+}
+
+// parquetFile writes rows of type T, flushing a row group every maxRows
+// rows so that memory stays bounded. Pages carry no min/max bounds: a
+// Parquet writer keeps every row group's column index until the footer,
+// and bounds of long text columns (prompts, completions) would make that
+// grow by kilobytes per row group; trainers read whole files and never
+// use them.
+type parquetFile[T any] struct {
+	*outFile
+	pw *parquet.GenericWriter[T]
+}
+
+func openParquet[T any](create createFunc, dir, name string, maxRows int, meta [][2]string) (*parquetFile[T], error) {
+	o, err := openOut(create, dir, name)
+	if err != nil {
+		return nil, err
+	}
+	opts := []parquet.WriterOption{
+		parquet.MaxRowsPerRowGroup(int64(maxRows)),
+		parquet.Compression(&parquet.Snappy),
+		parquet.CreatedBy("flexrec", Version(), ""),
+	}
+	for _, kv := range meta {
+		opts = append(opts, parquet.KeyValueMetadata(kv[0], kv[1]))
+	}
+	for _, path := range parquet.SchemaOf(new(T)).Columns() {
+		opts = append(opts, parquet.SkipPageBounds(path...))
+	}
+	return &parquetFile[T]{outFile: o, pw: parquet.NewGenericWriter[T](o.w, opts...)}, nil
+}
+
+func (f *parquetFile[T]) write(rows []T) error {
+	if _, err := f.pw.Write(rows); err != nil {
+		return fmt.Errorf("export: write %s: %w", f.info.Name, err)
+	}
+	f.info.Rows += int64(len(rows))
+	return nil
+}
+
+// commit writes the Parquet footer, then publishes the file.
+func (f *parquetFile[T]) commit() error {
+	if err := f.pw.Close(); err != nil {
+		f.abort()
+		return fmt.Errorf("export: write %s: %w", f.info.Name, err)
+	}
+	return f.outFile.commit()
+}
