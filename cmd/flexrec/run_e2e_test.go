@@ -134,3 +134,41 @@ func outputsOf(t *testing.T, dir string) []string {
 	require.Contains(t, files, "rollouts.jsonl")
 	return files
 }
+
+// TestRunJobInterrupt sends SIGINT (Ctrl-C) mid-way: the job finishes the
+// episodes in flight, flushes, exits 130 with a message, and a rerun
+// completes it.
+func TestRunJobInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs the job; skipped in -short mode")
+	}
+	bin := buildFlexrec(t)
+	dir := t.TempDir()
+	args := []string{"run", "--no-eval", "--exports", "native", "--out", dir}
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	rollouts := filepath.Join(dir, "rollouts.jsonl")
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if info, err := os.Stat(rollouts); err == nil && info.Size() > 1<<20 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "stderr: %s", stderr.String())
+	assert.Equal(t, exitCanceled, exit.ExitCode())
+	assert.Contains(t, stderr.String(), "interrupted")
+	recs := readRecords(t, rollouts)
+	require.NotEmpty(t, recs)
+	assert.Zero(t, len(recs)%8, "only whole groups of 8 were written")
+	assert.Less(t, len(recs), 576*8, "the job stopped early")
+
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	require.NoError(t, err, "resume: %s", out)
+	assert.Len(t, readRecords(t, rollouts), 576*8)
+}
