@@ -85,7 +85,7 @@ func OpenServer(bc BackendConfig, log *slog.Logger) (llm.Backend, error) {
 		if bc.BaseURL != "" {
 			cfg.Host = bc.BaseURL
 		}
-		cfg.Logger = log
+		cfg.NumCtx, cfg.Logger = bc.NumCtx, log
 		return llm.NewOllama(cfg)
 	case "openai":
 		cfg := llm.OpenAIConfigFromEnvironment()
@@ -98,6 +98,9 @@ func OpenServer(bc BackendConfig, log *slog.Logger) (llm.Backend, error) {
 				return nil, err
 			}
 			cfg.APIKey = key
+		}
+		if bc.StructuredOutputs != "" {
+			cfg.StructuredOutputs = bc.StructuredOutputs
 		}
 		cfg.Logger = log
 		return llm.NewOpenAI(cfg)

@@ -80,6 +80,11 @@ type BackendConfig struct {
 	// cost summary.
 	PriceInput  float64 `yaml:"price_input_per_million" json:"price_input_per_million"`
 	PriceOutput float64 `yaml:"price_output_per_million" json:"price_output_per_million"`
+	// NumCtx sets Ollama's context window (num_ctx); 0 keeps the model's.
+	NumCtx int `yaml:"num_ctx" json:"num_ctx"`
+	// StructuredOutputs picks how an OpenAI-compatible server gets the
+	// JSON schema (see llm.OpenAIConfig); empty means the default.
+	StructuredOutputs string `yaml:"structured_outputs" json:"structured_outputs"`
 	// Cache keeps responses under DIR/cache so a rerun costs nothing.
 	// Default true for LLM backends.
 	Cache *bool `yaml:"cache" json:"cache"`

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/flexrec/flexrec/eval/dataset"
 	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/mf"
+	"github.com/flexrec/flexrec/pipeline"
 	"github.com/flexrec/flexrec/prompt"
 )
 
@@ -248,56 +248,23 @@ func wantsLLM(names []string) bool {
 	return false
 }
 
-// evalBackend opens the --backend for the llm ranker, wrapped in the
-// usual retries (and the response cache with --cache).
+// evalBackend opens the --backend for the llm ranker through the same
+// opener as the main job (the builtin policy trains on the suite's
+// training interactions; LLM servers get retries and the --cache).
 func evalBackend(ctx context.Context, o *evalOptions, rc eval.RankerConfig, log *slog.Logger) (llm.Backend, error) {
-	if o.model == "" {
+	switch {
+	case o.backend == "":
+		return nil, usagef("--rankers llm: --backend is required")
+	case o.backend != "builtin" && o.backend != "openai" && o.backend != "ollama":
+		return nil, usagef("--backend %q: want openai, ollama or builtin", o.backend)
+	case o.model == "":
 		return nil, usagef("--rankers llm: --model is required")
 	}
-	var (
-		b   llm.Backend
-		err error
-	)
-	switch o.backend {
-	case "builtin":
-		return builtinBackend(ctx, rc)
-	case "openai":
-		cfg := llm.OpenAIConfigFromEnvironment()
-		if o.baseURL != "" {
-			cfg.BaseURL = o.baseURL
-		}
-		cfg.Logger = log
-		b, err = llm.NewOpenAI(cfg)
-	case "ollama":
-		cfg := llm.OllamaConfigFromEnvironment()
-		if o.baseURL != "" {
-			cfg.Host = o.baseURL
-		}
-		cfg.Logger = log
-		b, err = llm.NewOllama(cfg)
-	case "":
-		return nil, usagef("--rankers llm: --backend is required")
-	default:
-		return nil, usagef("--backend %q: want openai, ollama or builtin", o.backend)
-	}
+	bc := pipeline.DefaultJob().Backend
+	bc.Kind, bc.Model, bc.BaseURL = o.backend, o.model, o.baseURL
+	b, err := pipeline.OpenBackend(ctx, bc, rc.Train, o.cache, log)
 	if err != nil {
-		return nil, usagef("--backend %s: %v", o.backend, err)
+		return nil, err
 	}
-	sc := llm.DefaultStackConfig()
-	sc.CacheDir, sc.Logger = o.cache, log
-	return llm.NewStack(b, sc)
-}
-
-// builtinBackend is the builtin ranking policy over an MF model trained on
-// the training interactions.
-func builtinBackend(ctx context.Context, rc eval.RankerConfig) (llm.Backend, error) {
-	ratings := make([]mf.Rating, len(rc.Train))
-	for k, in := range rc.Train {
-		ratings[k] = mf.Rating{User: in.User, Item: in.Item, Value: in.Value}
-	}
-	model, err := mf.Train(ctx, ratings, rc.MF)
-	if err != nil {
-		return nil, fmt.Errorf("train the builtin policy's mf model: %w", err)
-	}
-	return llm.NewBuiltin(llm.DefaultBuiltinConfig(model.Score))
+	return b, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flexrec/flexrec/llm"
+	"github.com/flexrec/flexrec/pipeline"
 	"github.com/flexrec/flexrec/prompt"
 	"github.com/flexrec/flexrec/rank"
 )
@@ -188,36 +189,14 @@ func (o *rankOptions) runConfig(policy rank.Policy) (rankConfig, error) {
 		schema: o.schema, needID: o.need}, nil
 }
 
-// openServer opens the backend from flags and the environment.
+// openServer opens the backend from flags and the environment, through
+// the same opener as the main job.
 func (o *rankOptions) openServer(log *slog.Logger) (llm.Backend, error) {
-	switch o.backend {
-	case "ollama":
-		cfg := llm.OllamaConfigFromEnvironment()
-		if o.baseURL != "" {
-			cfg.Host = o.baseURL
-		}
-		cfg.NumCtx, cfg.Logger = o.numCtx, log
-		return llm.NewOllama(cfg)
-	case "openai":
-		cfg := llm.OpenAIConfigFromEnvironment()
-		if o.baseURL != "" {
-			cfg.BaseURL = o.baseURL
-		}
-		if o.apiKeyFile != "" {
-			key, err := llm.LoadAPIKey(o.apiKeyFile)
-			if err != nil {
-				return nil, err
-			}
-			cfg.APIKey = key
-		}
-		cfg.StructuredOutputs, cfg.Logger = o.structOut, log
-		b, err := llm.NewOpenAI(cfg)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		return b, nil
+	if o.backend != "ollama" && o.backend != "openai" {
+		return nil, usagef("--backend %q: want ollama or openai", o.backend)
 	}
-	return nil, usagef("--backend %q: want ollama or openai", o.backend)
+	return pipeline.OpenServer(pipeline.BackendConfig{Kind: o.backend, Model: o.model, BaseURL: o.baseURL,
+		APIKeyFile: o.apiKeyFile, NumCtx: o.numCtx, StructuredOutputs: o.structOut}, log)
 }
 
 func runRank(ctx context.Context, o *rankOptions, s io3) error {
