@@ -302,6 +302,8 @@ var nativeFields = map[string]string{
 	"item_spans":          "per generated item: position, item_id, short_id, byte span [start, end), token span [first_token, last_token), summed logprob",
 	"candidate_gains":     "per candidate (episode order): the gain the rewards used (observed or the critic's mean)",
 	"candidate_variances": "per candidate: that gain's variance (0 when observed)",
+	"item_reward_rule":    "the item reward rule the item rewards used: causal-swap, independent, noncausal-swap or rank-level",
+	"cutoff":              "the NDCG cutoff k of the rewards; 0 means the whole list",
 	"list_reward":         "NDCG of the ranking under the gains (after any format penalty)",
 	"item_rewards":        "per position: the item reward (causal swap by default)",
 	"u":                   "the rollout's uncertainty u_i",

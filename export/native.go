@@ -71,6 +71,8 @@ type NativeRow struct {
 	ItemSpans          []NativeSpan `json:"item_spans" parquet:"item_spans,list"`
 	CandidateGains     []float64    `json:"candidate_gains" parquet:"candidate_gains,list"`
 	CandidateVariances []float64    `json:"candidate_variances" parquet:"candidate_variances,list"`
+	ItemRewardRule     string       `json:"item_reward_rule" parquet:"item_reward_rule,dict"`
+	Cutoff             int64        `json:"cutoff" parquet:"cutoff"`
 	ListReward         float64      `json:"list_reward" parquet:"list_reward"`
 	ItemRewards        []float64    `json:"item_rewards" parquet:"item_rewards,list"`
 	U                  float64      `json:"u" parquet:"u"`
@@ -100,6 +102,7 @@ func NativeRowOf(r *rollout.Record) NativeRow {
 		Permutation: r.Permutation, Ranking: int64s(r.Ranking), Generated: r.Generated,
 		ItemSpans:      make([]NativeSpan, len(r.ItemSpans)),
 		CandidateGains: r.Gains, CandidateVariances: r.Variances,
+		ItemRewardRule: r.ItemReward, Cutoff: int64(r.Cutoff),
 		ListReward: r.ListReward, ItemRewards: r.ItemRewards, U: r.U, C: r.C, Advantage: r.Advantage,
 		ItemAdvantages: r.ItemAdvantages, TokenAdvantages: r.TokenAdvantages,
 		Parse: string(parse), ParseValid: r.Parse.Valid, AlignError: r.AlignError,
@@ -133,6 +136,7 @@ func (n *NativeRow) Record() (rollout.Record, error) {
 		Permutation: nonNil(n.Permutation), Ranking: ints(n.Ranking), Generated: nonNil(n.Generated),
 		ItemSpans: make([]rollout.ItemSpan, len(n.ItemSpans)),
 		Gains:     nonNil(n.CandidateGains), Variances: nonNil(n.CandidateVariances),
+		ItemReward: n.ItemRewardRule, Cutoff: int(n.Cutoff),
 		ListReward: n.ListReward, ItemRewards: nonNil(n.ItemRewards), U: n.U, C: n.C, Advantage: n.Advantage,
 		ItemAdvantages: nonNil(n.ItemAdvantages), TokenAdvantages: nonNil(n.TokenAdvantages),
 		AlignError: n.AlignError,

@@ -95,6 +95,10 @@ type Record struct {
 	// variances (0 when observed).
 	Gains     []float64 `json:"candidate_gains"`
 	Variances []float64 `json:"candidate_variances"`
+	// ItemReward and Cutoff name the item reward rule and the NDCG cutoff
+	// (0: the whole list) the rewards below were computed with.
+	ItemReward string `json:"item_reward_rule"`
+	Cutoff     int    `json:"cutoff"`
 	// ListReward is the need's NDCG of the permutation (after any format
 	// penalty).
 	ListReward float64 `json:"list_reward"`
