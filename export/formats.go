@@ -18,6 +18,12 @@ type PreferenceRow struct {
 	// Chosen and Rejected are one assistant message each.
 	Chosen   []Message `json:"chosen"`
 	Rejected []Message `json:"rejected"`
+	PairInfo
+}
+
+// PairInfo describes a preference pair; its fields sit beside the
+// completions in every preference format's rows.
+type PairInfo struct {
 	// Margin is ChosenReward - RejectedReward, > Config.Margin.
 	Margin float64 `json:"margin"`
 	// EpisodeID and Need identify the episode.
@@ -40,14 +46,8 @@ type OpenRLHFRow struct {
 	// assistant message.
 	Chosen   []Message `json:"chosen"`
 	Rejected []Message `json:"rejected"`
-	// The other fields are as in PreferenceRow; OpenRLHF ignores them.
-	Margin          float64 `json:"margin"`
-	EpisodeID       string  `json:"episode_id"`
-	Need            string  `json:"need"`
-	ChosenRollout   int     `json:"chosen_rollout"`
-	RejectedRollout int     `json:"rejected_rollout"`
-	ChosenReward    float64 `json:"chosen_reward"`
-	RejectedReward  float64 `json:"rejected_reward"`
+	// PairInfo is as in PreferenceRow; OpenRLHF ignores it.
+	PairInfo
 }
 
 // prefWriter writes trl-preference or openrlhf rows.
@@ -108,19 +108,16 @@ func pairMembers(pairs []pair) []int {
 
 func (w *prefWriter) row(c, r *rollout.Record, ct, rt string, margin float64) any {
 	prompt := messagesOf(c.Messages)
+	info := PairInfo{Margin: margin, EpisodeID: c.EpisodeID, Need: c.Need, ChosenRollout: c.Rollout,
+		RejectedRollout: r.Rollout, ChosenReward: c.ListReward, RejectedReward: r.ListReward}
 	if w.cfg.Format == OpenRLHF {
 		return OpenRLHFRow{
 			Chosen:   append(prompt[:len(prompt):len(prompt)], assistant(ct)...),
 			Rejected: append(prompt[:len(prompt):len(prompt)], assistant(rt)...),
-			Margin:   margin, EpisodeID: c.EpisodeID, Need: c.Need, ChosenRollout: c.Rollout, RejectedRollout: r.Rollout,
-			ChosenReward: c.ListReward, RejectedReward: r.ListReward,
+			PairInfo: info,
 		}
 	}
-	return PreferenceRow{
-		Prompt: prompt, Chosen: assistant(ct), Rejected: assistant(rt), Margin: margin,
-		EpisodeID: c.EpisodeID, Need: c.Need, ChosenRollout: c.Rollout, RejectedRollout: r.Rollout,
-		ChosenReward: c.ListReward, RejectedReward: r.ListReward,
-	}
+	return PreferenceRow{Prompt: prompt, Chosen: assistant(ct), Rejected: assistant(rt), PairInfo: info}
 }
 
 func (w *prefWriter) outputs() []output { return []output{w.out} }
@@ -207,25 +204,24 @@ func (w *ktoWriter) outputs() []output { return []output{w.out} }
 type GRPORow struct {
 	// Prompt is the first rollout's system and user messages.
 	Prompt []Message `json:"prompt"`
-	// Gains[k-1] is the gain of the candidate shown as [k] in Prompt.
-	Gains []float64 `json:"gains"`
-	// Variances[k-1] is that gain's variance (0 when observed).
-	Variances []float64 `json:"variances"`
-	// K is the NDCG cutoff; 0 means the whole list.
-	K int `json:"k"`
+	// GroundTruth holds the gains of the candidates as Prompt shows them.
+	GroundTruth
 	// EpisodeID, UserID and Need identify the episode.
 	EpisodeID string `json:"episode_id"`
 	UserID    string `json:"user_id"`
 	Need      string `json:"need"`
 }
 
-// GroundTruth is the JSON text in verl's reward_model.ground_truth: the
-// same reward inputs as GRPORow.
+// GroundTruth is what a reward function needs to recompute a rollout's
+// NDCG: the columns of trl-grpo's rows, and the JSON text in verl's
+// reward_model.ground_truth.
 type GroundTruth struct {
-	// Gains, Variances and K are as in GRPORow.
-	Gains     []float64 `json:"gains"`
+	// Gains[k-1] is the gain of the candidate shown as [k] in the prompt.
+	Gains []float64 `json:"gains"`
+	// Variances[k-1] is that gain's variance (0 when observed).
 	Variances []float64 `json:"variances"`
-	K         int       `json:"k"`
+	// K is the NDCG cutoff; 0 means the whole list.
+	K int `json:"k"`
 }
 
 // groundTruth maps the record's per-candidate gains to its prompt's short
@@ -260,7 +256,7 @@ func (w *grpoWriter) group(g *group) error {
 		return err
 	}
 	gt := groundTruth(r, w.cfg.Cutoff)
-	return w.out.write(&GRPORow{Prompt: messagesOf(r.Messages), Gains: gt.Gains, Variances: gt.Variances, K: gt.K,
+	return w.out.write(&GRPORow{Prompt: messagesOf(r.Messages), GroundTruth: gt,
 		EpisodeID: r.EpisodeID, UserID: r.UserID, Need: r.Need})
 }
 
