@@ -116,6 +116,12 @@ type EvalConfig struct {
 	// Rankers are the baselines next to the policy ("policy", the backend
 	// at temperature 0). Default random, popularity, mf, policy.
 	Rankers []string `yaml:"rankers" json:"rankers"`
+	// HoldOut is the fraction of users (seeded by episodes.seed) whose
+	// episodes are kept out of the rollouts, the critic and the exports and
+	// make up the report, so that a model trained on the exports is scored
+	// on users it never saw, in [0, 1). Default 0.2; 0 reports on the
+	// training episodes themselves.
+	HoldOut float64 `yaml:"holdout" json:"holdout"`
 	// Resamples is the bootstrap resamples. Default 1000.
 	Resamples int `yaml:"resamples" json:"resamples"`
 	// Skip turns the evaluation off.
@@ -134,7 +140,7 @@ func DefaultJob() Job {
 		Rollout:  RolloutConfig{Samples: 8, Seed: 1, Temperature: &one, MaxTokens: 2048, ItemReward: "causal-swap", Repair: "prompt-order", Episodes: 4},
 		Critic:   "ensemble",
 		Exports:  []string{"native", "trl-preference"},
-		Eval:     EvalConfig{Rankers: []string{"random", "popularity", "mf", "policy"}, Resamples: 1000},
+		Eval:     EvalConfig{Rankers: []string{"random", "popularity", "mf", "policy"}, HoldOut: 0.2, Resamples: 1000},
 	}
 }
 
@@ -178,6 +184,8 @@ func (j *Job) Validate() error {
 		return fmt.Errorf("rollout.concurrency: %d, want >= 1", j.Rollout.Episodes)
 	case j.Rollout.Temperature != nil && *j.Rollout.Temperature < 0:
 		return fmt.Errorf("rollout.temperature: %v, want >= 0", *j.Rollout.Temperature)
+	case j.Eval.HoldOut < 0 || j.Eval.HoldOut >= 1:
+		return fmt.Errorf("eval.holdout: %v, want in [0, 1)", j.Eval.HoldOut)
 	case !slices.Contains([]string{"ensemble", "user-knn", "item-knn"}, j.Critic):
 		return fmt.Errorf("critic: %q, want ensemble, user-knn or item-knn", j.Critic)
 	}

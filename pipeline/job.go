@@ -3,12 +3,14 @@ package pipeline
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/flexrec/flexrec/eval"
@@ -32,9 +34,11 @@ type Options struct {
 type Summary struct {
 	// Out is the output folder.
 	Out string `json:"out"`
-	// Episodes is the number of episodes; Dropped those without a relevant
-	// candidate.
+	// Episodes is the number of episodes rolled out; HeldOut the number of
+	// held-out users' episodes the report scores; Dropped those without a
+	// relevant candidate.
 	Episodes int `json:"episodes"`
+	HeldOut  int `json:"held_out_episodes"`
 	Dropped  int `json:"dropped"`
 	// Rollouts counts the records written; Resumed the episodes found done.
 	Rollouts int `json:"rollouts"`
@@ -79,7 +83,7 @@ func Run(ctx context.Context, job Job, dir string, opts Options) (*Summary, erro
 	if err != nil {
 		return nil, err
 	}
-	sum.Episodes, sum.Dropped = len(st.suite.Episodes), st.dropped
+	sum.Episodes, sum.HeldOut, sum.Dropped = len(st.train), len(st.test), st.dropped
 	backend, err := openBackend(ctx, job, dir, st, log)
 	if err != nil {
 		return nil, err
@@ -106,16 +110,18 @@ func Run(ctx context.Context, job Job, dir string, opts Options) (*Summary, erro
 type state struct {
 	suite   *eval.Suite
 	dropped int
-	needs   []prompt.Need
-	critic  rl.Predictor
+	// needs are the job's needs as the episode builder applied them
+	// (thresholds on the dataset's scale).
+	needs []prompt.Need
+	// train are the episodes of the rollouts, critic and exports; test
+	// those of the report (held-out users).
+	train, test []prompt.Episode
+	critic      rl.Predictor
 }
 
 // prepare builds the episodes (and the critic in the sparse mode) and
 // checks that dir belongs to this job.
 func prepare(ctx context.Context, job Job, dir string, log *slog.Logger) (*state, error) {
-	if err := claim(dir, job); err != nil {
-		return nil, err
-	}
 	needs := make([]prompt.Need, len(job.Needs))
 	for i, id := range job.Needs {
 		n, err := prompt.ResolveNeed(id)
@@ -136,51 +142,91 @@ func prepare(ctx context.Context, job Job, dir string, log *slog.Logger) (*state
 	if err != nil {
 		return nil, err
 	}
-	st := &state{suite: suite, needs: needs}
+	st := &state{suite: suite}
 	for _, sp := range suite.Splits {
 		st.dropped += sp.Dropped
+		st.needs = append(st.needs, sp.Rule)
 	}
-	log.Info("episodes built", "episodes", len(suite.Episodes), "dropped", st.dropped, "train_interactions", len(suite.Train))
-	if err := dataset.WriteEpisodesFile(filepath.Join(dir, "episodes.jsonl"), suite.Episodes); err != nil {
+	st.train, st.test = holdOut(suite.Episodes, job.Eval.HoldOut, job.Episodes.Seed)
+	log.Info("episodes built", "episodes", len(st.train), "held_out", len(st.test), "dropped", st.dropped, "train_interactions", len(suite.Train))
+	if err := claim(dir, job); err != nil {
+		return nil, err
+	}
+	if err := dataset.WriteEpisodesFile(filepath.Join(dir, "episodes.jsonl"), st.train); err != nil {
+		return nil, err
+	}
+	if err := dataset.WriteEpisodesFile(filepath.Join(dir, "heldout.jsonl"), st.test); err != nil {
 		return nil, err
 	}
 	if job.Episodes.Sparse > 0 {
-		if st.critic, err = trainCritic(ctx, job, dir, suite.Episodes, log); err != nil {
+		if st.critic, err = trainCritic(ctx, job, dir, st.train, log); err != nil {
 			return nil, err
 		}
 	}
 	return st, ctx.Err()
 }
 
-// claim records the job in dir/job.json, or refuses a dir that holds
-// another job's outputs.
+// claim records the job in dir/job.json, or refuses a dir whose outputs
+// another job wrote: one whose content-deciding settings (see
+// fingerprint) differ. Limits, timeouts, exports and report settings may
+// change between a run and its resume. It runs after the episodes were
+// built, so a job that fails on its input claims nothing.
 func claim(dir string, job Job) error {
 	path := filepath.Join(dir, "job.json")
-	want, err := json.MarshalIndent(job, "", "  ")
-	if err != nil {
-		return fmt.Errorf("pipeline: %w", err)
+	var have struct {
+		Fingerprint string `json:"fingerprint"`
 	}
-	if have, err := os.ReadFile(path); err == nil {
-		if string(have) != string(want) {
-			return fmt.Errorf("pipeline: %s holds the outputs of another job (see %s): use another --out or remove it", dir, path)
+	if b, err := os.ReadFile(path); err == nil {
+		if json.Unmarshal(b, &have) == nil && have.Fingerprint == fingerprint(job) {
+			return writeJSON(path, jobFile{Fingerprint: fingerprint(job), Job: job})
 		}
-		return nil
+		return fmt.Errorf("pipeline: %s holds the outputs of another job (see %s): use another --out or remove it", dir, path)
 	}
-	return writeFile(path, want)
+	return writeJSON(path, jobFile{Fingerprint: fingerprint(job), Job: job})
 }
 
-// fingerprint hashes what decides the rollouts' content.
+// jobFile is dir/job.json: the last job that ran there and the
+// fingerprint of its content-deciding settings.
+type jobFile struct {
+	Fingerprint string `json:"fingerprint"`
+	Job         Job    `json:"job"`
+}
+
+// fingerprint hashes what decides the content of the episodes and
+// rollouts: dataset, needs, builder, backend kind, model and server,
+// sampling and rewards, the critic and the held-out split. Limits,
+// timeouts, prices, the cache, exports and report rankers do not count.
 func fingerprint(job Job) string {
+	r := job.Rollout
+	r.Episodes = 0                // episodes in flight change no record
 	b, _ := json.Marshal(struct { // plain structs: cannot fail
-		D string
-		N []string
-		E EpisodesConfig
-		B BackendConfig
-		R RolloutConfig
-		C string
-	}{job.Dataset, job.Needs, job.Episodes, job.Backend, job.Rollout, job.Critic})
+		D       string
+		N       []string
+		E       EpisodesConfig
+		K, M, U string
+		NumCtx  int
+		SO      string
+		R       RolloutConfig
+		C       string
+		H       float64
+	}{job.Dataset, job.Needs, job.Episodes, job.Backend.Kind, job.Backend.Model, job.Backend.BaseURL,
+		job.Backend.NumCtx, job.Backend.StructuredOutputs, r, job.Critic, job.Eval.HoldOut})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
+}
+
+// holdOut splits episodes by user: a seeded hash puts a fraction of the
+// users (all their episodes, every need) into test. Order is kept.
+func holdOut(eps []prompt.Episode, frac float64, seed int64) (train, test []prompt.Episode) {
+	for _, ep := range eps {
+		h := sha256.Sum256([]byte(strconv.FormatInt(seed, 10) + "\x00" + ep.UserID))
+		if float64(binary.BigEndian.Uint64(h[:8])>>11)/(1<<53) < frac {
+			test = append(test, ep)
+		} else {
+			train = append(train, ep)
+		}
+	}
+	return train, test
 }
 
 func (s *Summary) fill(st rollout.Stats, b *Opened) {

@@ -74,8 +74,8 @@ func rollouts(ctx context.Context, job Job, dir string, st *state, b *Opened, op
 	if err != nil {
 		return rollout.Stats{}, err
 	}
-	log.Info("sampling rollouts", "episodes", len(st.suite.Episodes), "group", cfg.Samples, "backend", b.Kind, "model", b.Model)
-	return rollout.Run(ctx, runner, st.suite.Episodes, rollout.RunOptions{
+	log.Info("sampling rollouts", "episodes", len(st.train), "group", cfg.Samples, "backend", b.Kind, "model", b.Model)
+	return rollout.Run(ctx, runner, st.train, rollout.RunOptions{
 		Path: filepath.Join(dir, "rollouts.jsonl"), Concurrency: job.Rollout.Episodes,
 		Fingerprint: fingerprint(job),
 		Progress: func(s rollout.Stats) {
@@ -106,7 +106,11 @@ func report(ctx context.Context, job Job, dir string, st *state, b *Opened, log 
 	}
 	ecfg := eval.DefaultConfig()
 	ecfg.Resamples, ecfg.Seed = job.Eval.Resamples, job.Episodes.Seed
-	rep, err := eval.Evaluate(ctx, rankers, st.suite.Episodes, ecfg)
+	test := st.test
+	if len(test) == 0 { // holdout 0: report on the rollouts' episodes
+		test = st.train
+	}
+	rep, err := eval.Evaluate(ctx, rankers, test, ecfg)
 	if err != nil {
 		return "", err
 	}

@@ -56,7 +56,7 @@ episodes: {limit: 3, candidates: 12, history: 5}
 backend: {kind: `+backend+`, model: `+model+`, base_url: `+url+`, concurrency: 2}
 rollout: {samples: 3, max_tokens: 200}
 exports: [native, trl-preference]
-eval: {rankers: [random, policy], resamples: 100}
+eval: {rankers: [random, policy], resamples: 100, holdout: 0}
 `), 0o644))
 			out := filepath.Join(dir, "out")
 			code, stdout, stderr := runCLI(t, "", "run", "--config", cfg, "--out", out)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/flexrec/flexrec/eval/dataset"
 )
 
 // buildFlexrec compiles the binary once per test into a temporary folder.
@@ -34,33 +38,54 @@ func runJobDir(t *testing.T, dir string, args ...string) string {
 func TestRunJobOutputs(t *testing.T) {
 	dir := t.TempDir()
 	out := runJobDir(t, dir, "--limit", "30", "--samples", "4")
-	assert.Contains(t, out, "rollouts          120")
 	for _, f := range []string{"job.json", "episodes.jsonl", "rollouts.jsonl", "summary.json", "report/report.html", "report/results.csv"} {
 		assert.FileExists(t, filepath.Join(dir, f))
 	}
 	var sum struct {
 		Episodes, Rollouts int
+		HeldOut            int     `json:"held_out_episodes"`
 		InvalidRate        float64 `json:"invalid_output_rate"`
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &sum))
-	assert.Equal(t, 30, sum.Episodes)
-	assert.Equal(t, 120, sum.Rollouts)
+	assert.Equal(t, 30, sum.Episodes+sum.HeldOut, "every episode is rolled out or held out")
+	assert.Positive(t, sum.HeldOut, "the default holds some users out for the report")
+	assert.Equal(t, 4*sum.Episodes, sum.Rollouts)
+	assert.Contains(t, out, fmt.Sprintf("rollouts          %d", sum.Rollouts))
+	trainUsers := map[string]bool{}
+	for _, r := range readRecords(t, filepath.Join(dir, "rollouts.jsonl")) {
+		trainUsers[r.UserID] = true
+	}
+	held, err := dataset.ReadEpisodesFile(context.Background(), filepath.Join(dir, "heldout.jsonl"))
+	require.NoError(t, err)
+	require.Len(t, held, sum.HeldOut)
+	for _, ep := range held {
+		assert.False(t, trainUsers[ep.UserID], "held-out user %s has rollouts", ep.UserID)
+	}
 
 	// The same command again resumes everything and changes nothing.
 	before, err := os.ReadFile(filepath.Join(dir, "rollouts.jsonl"))
 	require.NoError(t, err)
 	out = runJobDir(t, dir, "--limit", "30", "--samples", "4")
-	assert.Contains(t, out, "(30 episodes resumed)")
+	assert.Contains(t, out, fmt.Sprintf("(%d episodes resumed)", sum.Episodes))
 	after, err := os.ReadFile(filepath.Join(dir, "rollouts.jsonl"))
 	require.NoError(t, err)
 	assert.Equal(t, before, after)
 
-	// Another job into the same folder is refused.
+	// Limits and report settings may change on a resume; another job into
+	// the same folder is refused.
+	out = runJobDir(t, dir, "--limit", "30", "--samples", "4", "--concurrency", "3", "--no-eval")
+	assert.Contains(t, out, "episodes resumed")
 	code, _, stderr := runCLI(t, "", "run", "--out", dir, "--limit", "30", "--samples", "5")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "another job")
+
+	// A job that fails on its input claims no folder.
+	fresh := t.TempDir()
+	code, _, _ = runCLI(t, "", "run", "--out", fresh, "--dataset", "no-such-dataset")
+	assert.Equal(t, 1, code)
+	runJobDir(t, fresh, "--limit", "5", "--samples", "2", "--no-eval")
 }
 
 func TestRunJobUsage(t *testing.T) {
@@ -166,9 +191,11 @@ func TestRunJobInterrupt(t *testing.T) {
 	recs := readRecords(t, rollouts)
 	require.NotEmpty(t, recs)
 	assert.Zero(t, len(recs)%8, "only whole groups of 8 were written")
-	assert.Less(t, len(recs), 576*8, "the job stopped early")
+	eps, err := dataset.ReadEpisodesFile(context.Background(), filepath.Join(dir, "episodes.jsonl"))
+	require.NoError(t, err)
+	assert.Less(t, len(recs), len(eps)*8, "the job stopped early")
 
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	require.NoError(t, err, "resume: %s", out)
-	assert.Len(t, readRecords(t, rollouts), 576*8)
+	assert.Len(t, readRecords(t, rollouts), len(eps)*8)
 }

@@ -78,6 +78,7 @@ Examples:
 	f.StringVar(&j.Rollout.ItemReward, "item-reward", j.Rollout.ItemReward, "causal-swap, independent, noncausal-swap or rank-level")
 	f.StringSliceVar(&j.Exports, "exports", j.Exports, "export formats, comma-separated")
 	f.BoolVar(&o.noEval, "no-eval", false, "skip the evaluation report")
+	f.Float64Var(&j.Eval.HoldOut, "holdout", j.Eval.HoldOut, "fraction of users held out of the rollouts and exports for the report")
 	return c
 }
 
@@ -107,6 +108,7 @@ func (o *runOptions) verify() (pipeline.Job, error) {
 		"samples": func() { job.Rollout.Samples = f.Rollout.Samples }, "seed": func() { job.Rollout.Seed = f.Rollout.Seed },
 		"temperature": func() { job.Rollout.Temperature = &o.temp }, "item-reward": func() { job.Rollout.ItemReward = f.Rollout.ItemReward },
 		"exports": func() { job.Exports = f.Exports }, "no-eval": func() { job.Eval.Skip = o.noEval },
+		"holdout": func() { job.Eval.HoldOut = f.Eval.HoldOut },
 	} {
 		if o.changed(flag) {
 			set()
@@ -178,7 +180,7 @@ func (p *progress) finish() {
 
 func printSummary(w io.Writer, s *pipeline.Summary) {
 	fmt.Fprintf(w, "flexrec run: %s\n", s.Out)
-	fmt.Fprintf(w, "  episodes          %d (%d dropped: no relevant candidate)\n", s.Episodes, s.Dropped)
+	fmt.Fprintf(w, "  episodes          %d rolled out, %d held out for the report (%d dropped: no relevant candidate)\n", s.Episodes, s.HeldOut, s.Dropped)
 	fmt.Fprintf(w, "  rollouts          %d (%d episodes resumed)\n", s.Rollouts, s.Resumed)
 	fmt.Fprintf(w, "  invalid outputs   %.1f%%\n", 100*s.InvalidRate)
 	fmt.Fprintf(w, "  mean list reward  %.4f\n", s.MeanListReward)

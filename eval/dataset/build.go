@@ -47,7 +47,7 @@ func Build(ctx context.Context, ds *Dataset, cfg BuildConfig) (*Split, error) {
 	if b.need.Gain.Rule == prompt.RuleQueryRelevance {
 		return b.buildSearch(ctx)
 	}
-	sp := &Split{Need: cfg.Need.ID, Threshold: b.threshold, CutTime: b.globalCut}
+	sp := &Split{Need: cfg.Need.ID, Threshold: b.threshold, CutTime: b.globalCut, Rule: b.need}
 	sp.Train, sp.TrainTotal = b.train()
 	for u := range b.ix.users {
 		if u%64 == 0 {

@@ -52,7 +52,7 @@ func byItem[T any](ep prompt.Episode, f func(i int) T) map[string]T {
 // counts drops the slices so Splits compare by their counts.
 func counts(sp *Split) Split {
 	c := *sp
-	c.Episodes, c.Train = nil, nil
+	c.Episodes, c.Train, c.Rule = nil, nil, prompt.Need{}
 	return c
 }
 
@@ -304,4 +304,20 @@ func TestBuildConfigValidate(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.field)
 		})
 	}
+}
+
+// TestSplitRuleOnDatasetScale checks that the split carries the need as its
+// labels applied it: KuaiRec likes at a watch ratio of 2, so trend's
+// RelevanceMin of 4 stars becomes 2.
+func TestSplitRuleOnDatasetScale(t *testing.T) {
+	ds, err := Load(context.Background(), "../../testdata/datasets/kuairec")
+	require.NoError(t, err)
+	cfg := DefaultBuildConfig()
+	cfg.Need, err = prompt.LookupNeed("trend")
+	require.NoError(t, err)
+	sp, err := Build(context.Background(), ds, cfg)
+	require.NoError(t, err)
+	assert.InDelta(t, 2.0, sp.Rule.Gain.RelevanceMin, 1e-12)
+	assert.Equal(t, sp.Threshold, sp.Rule.Threshold)
+	assert.Equal(t, "trend", sp.Rule.ID)
 }

@@ -170,6 +170,11 @@ type Split struct {
 	CutTime int64 `json:"cut_time,omitempty"`
 	// Threshold is the relevance threshold the labels used.
 	Threshold float64 `json:"threshold"`
+	// Rule is the need as the labels applied it: its thresholds (and a
+	// trend rule's RelevanceMin) put on the dataset's scale. Anything that
+	// recomputes a gain for these episodes (the critic's fill-in) must use
+	// it, not the built-in need.
+	Rule prompt.Need `json:"-"`
 	// TrainTotal is the size of Train before sparse thinning.
 	TrainTotal int `json:"train_total"`
 }

@@ -15,7 +15,7 @@ import (
 // judged for the query (gain 0) to fill N. History is empty and Train nil.
 func (b *builder) buildSearch(ctx context.Context) (*Split, error) {
 	ds := b.ds
-	sp := &Split{Need: b.need.ID, Threshold: b.threshold}
+	sp := &Split{Need: b.need.ID, Threshold: b.threshold, Rule: b.need}
 	byQuery, order := map[string][]Judgement{}, []string{}
 	for _, j := range ds.Judgements {
 		if _, ok := byQuery[j.QueryID]; !ok {
