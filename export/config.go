@@ -85,8 +85,8 @@ type Config struct {
 	// Completions is how pair texts are written. Default Full.
 	Completions Completions
 	// Cutoff is the NDCG cutoff written into the ground truth (k) of
-	// trl-grpo and verl rows, >= 0; 0 (the default) means the whole list.
-	// It should match the cutoff the rollouts were scored with.
+	// trl-grpo and verl rows; 0 means the whole list, and -1 (the default)
+	// takes each record's own cutoff, the one its rewards were scored with.
 	Cutoff int
 	// Parquet makes the native format also write rollouts.parquet.
 	// Default true.
@@ -110,7 +110,7 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Format: Native, Pairs: BestWorst, Completions: Full, Parquet: true, RowGroupRows: 1024,
+		Format: Native, Pairs: BestWorst, Completions: Full, Cutoff: -1, Parquet: true, RowGroupRows: 1024,
 		DataSource: "flexrec", Ability: "recommendation", Split: "train",
 	}
 }
@@ -126,8 +126,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("export: margin %v, want a finite number >= 0", c.Margin)
 	case c.Completions != Full && c.Completions != Ranking:
 		return fmt.Errorf("export: unknown completions mode %q (full or ranking)", c.Completions)
-	case c.Cutoff < 0:
-		return fmt.Errorf("export: cutoff %d, want >= 0", c.Cutoff)
+	case c.Cutoff < -1:
+		return fmt.Errorf("export: cutoff %d, want >= 0, or -1 for the records' own", c.Cutoff)
 	case c.RowGroupRows < 1:
 		return fmt.Errorf("export: row group rows %d, want >= 1", c.RowGroupRows)
 	case c.Format == Verl && !validFileName(c.Split):

@@ -304,7 +304,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative margin", func(c *Config) { c.Margin = -0.1 }, "margin"},
 		{"NaN margin", func(c *Config) { c.Margin = nan() }, "margin"},
 		{"completions", func(c *Config) { c.Completions = "short" }, "completions"},
-		{"cutoff", func(c *Config) { c.Cutoff = -1 }, "cutoff"},
+		{"cutoff", func(c *Config) { c.Cutoff = -2 }, "cutoff"},
 		{"row group", func(c *Config) { c.RowGroupRows = 0 }, "row group"},
 		{"split path", func(c *Config) { c.Format, c.Split = Verl, "../x" }, "split"},
 	}

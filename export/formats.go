@@ -224,6 +224,15 @@ type GroundTruth struct {
 	K int `json:"k"`
 }
 
+// cutoffOf is the cutoff a ground truth carries: cfg's, or the record's
+// own when cfg.Cutoff is -1.
+func cutoffOf(cfg Config, r *rollout.Record) int {
+	if cfg.Cutoff < 0 {
+		return r.Cutoff
+	}
+	return cfg.Cutoff
+}
+
 // groundTruth maps the record's per-candidate gains to its prompt's short
 // ids.
 func groundTruth(r *rollout.Record, k int) GroundTruth {
@@ -255,7 +264,7 @@ func (w *grpoWriter) group(g *group) error {
 	if err != nil {
 		return err
 	}
-	gt := groundTruth(r, w.cfg.Cutoff)
+	gt := groundTruth(r, cutoffOf(w.cfg, r))
 	return w.out.write(&GRPORow{Prompt: messagesOf(r.Messages), GroundTruth: gt,
 		EpisodeID: r.EpisodeID, UserID: r.UserID, Need: r.Need})
 }
@@ -317,7 +326,7 @@ func (w *verlWriter) group(g *group) error {
 	if err != nil {
 		return err
 	}
-	gt, _ := json.Marshal(groundTruth(r, w.cfg.Cutoff)) // floats decoded from JSON are finite: cannot fail
+	gt, _ := json.Marshal(groundTruth(r, cutoffOf(w.cfg, r))) // floats decoded from JSON are finite: cannot fail
 	row := VerlRow{
 		DataSource: w.cfg.DataSource, Prompt: messagesOf(r.Messages), Ability: w.cfg.Ability,
 		RewardModel: VerlReward{Style: "rule", GroundTruth: string(gt)},

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -364,4 +365,31 @@ func TestVerlRoundTrip(t *testing.T) {
 		checkGroundTruth(t, row.Prompt, gt.Gains, gt.Variances, 0, g[0])
 	}
 	assert.Equal(t, []string{"test.parquet"}, []string{m.Files[0].Name})
+}
+
+// TestGroundTruthCutoff checks that the ground truth's k is the records'
+// own cutoff by default, and the configured one when set.
+func TestGroundTruthCutoff(t *testing.T) {
+	var lines bytes.Buffer
+	for _, line := range bytes.SplitAfter(genLines(t, testGen(), 2), []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var rec rollout.Record
+		require.NoError(t, json.Unmarshal(line, &rec))
+		rec.Cutoff = 7
+		b, err := json.Marshal(&rec)
+		require.NoError(t, err)
+		lines.Write(append(b, '\n'))
+	}
+	for _, tc := range []struct{ cutoff, want int }{{-1, 7}, {3, 3}, {0, 0}} {
+		cfg := withFormat(TRLGRPO)
+		cfg.Cutoff = tc.cutoff
+		dir, _ := runExport(t, cfg, lines.Bytes())
+		rows := readJSONL[GRPORow](t, filepath.Join(dir, "grpo.jsonl"))
+		require.NotEmpty(t, rows)
+		for _, r := range rows {
+			assert.Equal(t, tc.want, r.K, "cutoff %d", tc.cutoff)
+		}
+	}
 }

@@ -19,7 +19,7 @@ func exports(ctx context.Context, job Job, dir string, log *slog.Logger) ([]stri
 	var written []string
 	for _, name := range job.Exports {
 		cfg := export.DefaultConfig()
-		cfg.Format, cfg.Cutoff = export.Format(name), job.Rollout.Cutoff
+		cfg.Format = export.Format(name)
 		if err := cfg.Validate(); err != nil {
 			return written, fmt.Errorf("pipeline: exports: %w", err)
 		}

@@ -98,5 +98,10 @@ func scanGroups(r io.Reader, path string, eps []prompt.Episode, g int, st *Stats
 			done, keep, group = done+1, off, group[:0]
 		}
 	}
+	if done == len(eps) {
+		if b, _ := br.ReadBytes('\n'); len(b) > 0 && b[len(b)-1] == '\n' {
+			return 0, 0, fmt.Errorf("rollout: resume %s: the file holds more complete episodes than the %d of this run: it belongs to another run; use another output file", path, len(eps))
+		}
+	}
 	return done, keep, nil
 }

@@ -207,6 +207,12 @@ func TestRunRefusesAnotherConfiguration(t *testing.T) {
 	// Same fingerprint but other episodes: the file's groups do not match.
 	_, err = Run(context.Background(), r, eps[2:4], RunOptions{Path: path, Fingerprint: "a"})
 	assert.ErrorContains(t, err, "belongs to another run")
+	// Fewer episodes than the file holds: refused, not cut.
+	_, err = Run(context.Background(), r, eps[:1], RunOptions{Path: path, Fingerprint: "a"})
+	assert.ErrorContains(t, err, "more complete episodes")
+	recs, err := ReadFile(path)
+	require.NoError(t, err)
+	assert.Len(t, recs, 4, "nothing was deleted")
 }
 
 func TestConfigValidate(t *testing.T) {

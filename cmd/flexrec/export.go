@@ -76,7 +76,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.pairs, "pairs", string(c.Pairs), "preference pairs: best-worst or all")
 	f.Float64Var(&c.Margin, "margin", c.Margin, "a pair's list rewards must differ by more than this (>= 0)")
 	f.StringVar(&o.completions, "completions", string(c.Completions), "pair texts: full (rejected ids rewritten) or ranking (ranking lines only)")
-	f.IntVar(&c.Cutoff, "cutoff", c.Cutoff, "NDCG cutoff written into trl-grpo and verl ground truth (0: whole list)")
+	f.IntVar(&c.Cutoff, "cutoff", c.Cutoff, "NDCG cutoff written into trl-grpo and verl ground truth (0: whole list; -1: each record's own)")
 	f.BoolVar(&c.Parquet, "parquet", c.Parquet, "native: also write rollouts.parquet")
 	f.IntVar(&c.RowGroupRows, "row-group-rows", c.RowGroupRows, "Parquet rows per row group (memory per file)")
 	f.StringVar(&c.DataSource, "data-source", c.DataSource, "verl: the data_source column")

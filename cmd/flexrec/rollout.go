@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -115,13 +118,17 @@ func runRollout(ctx context.Context, o *rolloutOptions, s io3) error {
 	if b.Model != "" {
 		o.cfg.Model = b.Model
 	}
+	fp, err := o.fingerprint()
+	if err != nil {
+		return err
+	}
 	runner, err := rollout.NewRunner(b, rollout.BackendInfo{Name: b.Kind, Model: b.Model}, o.cfg, pred)
 	if err != nil {
 		return err
 	}
 	prog := newProgress(s.err, false, log)
 	st, err := rollout.Run(ctx, runner, eps, rollout.RunOptions{
-		Path: o.out, Concurrency: o.episodesIn, Fingerprint: o.fingerprint(),
+		Path: o.out, Concurrency: o.episodesIn, Fingerprint: fp,
 		Progress: func(st rollout.Stats) { prog.update(st.Episodes, st.Total) },
 	})
 	prog.finish()
@@ -131,15 +138,26 @@ func runRollout(ctx context.Context, o *rolloutOptions, s io3) error {
 	return err
 }
 
-// fingerprint names what decides the rollouts' content, so a resume with
-// other settings is refused.
-func (o *rolloutOptions) fingerprint() string {
-	b, _ := json.Marshal(struct { // plain structs: cannot fail
-		C rollout.Config
-		B string
-		K string
-		E string
-	}{o.cfg, o.backend.cfg.Kind + "/" + o.backend.cfg.Model, o.critic, o.episodes})
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:8])
+// fingerprint names what decides the rollouts' content (settings,
+// backend, the critic file's and the episodes' bytes), so a resume with
+// other settings or other episodes is refused.
+func (o *rolloutOptions) fingerprint() (string, error) {
+	h := sha256.New()
+	cfg, _ := json.Marshal(o.cfg) // plain structs: cannot fail
+	fmt.Fprintf(h, "%s\x00%s/%s/%s\x00", cfg, o.backend.cfg.Kind, o.backend.cfg.Model, o.backend.cfg.BaseURL)
+	for _, path := range []string{o.episodes, o.critic} {
+		if path == "" {
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return "", fmt.Errorf("rollout: %w", err)
+		}
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("rollout: read %s: %w", path, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8]), nil
 }
