@@ -46,6 +46,11 @@ type Labels struct {
 	// Observed marks the candidates whose feedback may be used for training
 	// in the sparse mode. Nil means every candidate is observed (dense mode).
 	Observed []bool `json:"observed,omitempty"`
+	// HistoryObserved marks, index-aligned with Episode.History, the
+	// history feedback that may be used for training in the sparse mode
+	// (the same user–item pairs are observed in every episode). Nil means
+	// all of it (dense mode).
+	HistoryObserved []bool `json:"history_observed,omitempty"`
 }
 
 // Episode is one user at one point in time with one need and a fixed set of
@@ -92,6 +97,9 @@ func (e *Episode) Validate() error {
 		if len(l.Gains) != n || len(l.Relevant) != n || (l.Observed != nil && len(l.Observed) != n) {
 			return fmt.Errorf("prompt: episode %q: labels not aligned with %d candidates", e.ID, n)
 		}
+		if l.HistoryObserved != nil && len(l.HistoryObserved) != len(e.History) {
+			return fmt.Errorf("prompt: episode %q: history_observed not aligned with %d history items", e.ID, len(e.History))
+		}
 		for i, g := range l.Gains {
 			if g < 0 || g != g {
 				return fmt.Errorf("prompt: episode %q: gain %d is %v, want >= 0", e.ID, i, g)
@@ -105,6 +113,12 @@ func (e *Episode) Validate() error {
 // training: always true in dense mode (Labels.Observed nil).
 func (l *Labels) IsObserved(i int) bool {
 	return l.Observed == nil || l.Observed[i]
+}
+
+// HistoryIsObserved reports whether history item i's feedback may be used
+// for training: always true in dense mode or without labels.
+func (e *Episode) HistoryIsObserved(i int) bool {
+	return e.Labels == nil || e.Labels.HistoryObserved == nil || e.Labels.HistoryObserved[i]
 }
 
 // ParseEpisode decodes one JSON line into an Episode and validates it.

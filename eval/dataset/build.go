@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -175,10 +174,6 @@ func (b *builder) train() ([]Interaction, int) {
 		}
 	}
 	b.trainCount = make([]int, len(b.ix.ds.Items))
-	var rng *rand.Rand
-	if b.cfg.Sparse > 0 {
-		rng = newRand(b.cfg.Seed, "train")
-	}
 	out := make([]Interaction, 0, len(ins))
 	total := 0
 	for k, in := range ins {
@@ -187,7 +182,7 @@ func (b *builder) train() ([]Interaction, int) {
 		}
 		total++
 		b.trainCount[b.ix.itemOf[k]]++
-		if rng == nil || rng.Float64() < b.cfg.Sparse {
+		if b.cfg.Sparse == 0 || b.observed(in.User, in.Item) {
 			out = append(out, in)
 		}
 	}
@@ -230,12 +225,20 @@ func (b *builder) popularity(item int32, cut int64) float64 {
 	return float64(b.ix.countBefore(item, cut))
 }
 
-// observedMask marks round(frac×n) of n positions observed, chosen by rng.
-func observedMask(rng *rand.Rand, n int, frac float64) []bool {
-	mask := make([]bool, n)
-	k := int(math.Round(frac * float64(n)))
-	for _, i := range rng.Perm(n)[:k] {
-		mask[i] = true
-	}
-	return mask
+// observed reports whether the sparse mode observes the feedback of the
+// pair (user, item): a seeded hash of the pair below the Sparse fraction.
+// The same pair is observed, or not, in every need's episodes, in the
+// history and in the training interactions alike, so no need's labels
+// can reveal another's hidden feedback.
+func (b *builder) observed(user, item string) bool {
+	h := fnv.New64a()
+	h.Write([]byte(strconv.FormatInt(b.cfg.Seed, 10) + "\x00observed\x00" + user + "\x00" + item)) // hash writes cannot fail
+	x := h.Sum64()
+	// splitmix64's finaliser: FNV's high bits are poorly mixed for short keys.
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return float64(x>>11)/(1<<53) < b.cfg.Sparse
 }

@@ -43,7 +43,14 @@ func (b *builder) addEpisode(sp *Split, u int) {
 	cands := b.candidates(rng, positives, negatives, cut)
 	ep := b.assemble(rng, user, cut, hist, cands)
 	if b.cfg.Sparse > 0 {
-		ep.Labels.Observed = observedMask(newRand(b.cfg.Seed, b.need.ID, user, "observed"), len(cands), b.cfg.Sparse)
+		ep.Labels.Observed = make([]bool, len(ep.Candidates))
+		for i, c := range ep.Candidates {
+			ep.Labels.Observed[i] = b.observed(user, c.ItemID)
+		}
+		ep.Labels.HistoryObserved = make([]bool, len(ep.History))
+		for i, h := range ep.History {
+			ep.Labels.HistoryObserved[i] = b.observed(user, h.ItemID)
+		}
 	}
 	if len(cands) < b.cfg.NumCandidates {
 		sp.Short++

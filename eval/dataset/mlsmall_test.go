@@ -67,8 +67,9 @@ func TestBuildLimitIndependent(t *testing.T) {
 }
 
 // TestBuildSparse: the sparse mode keeps the dense episodes (candidates and
-// gains), marks exactly round(0.1×30) = 3 candidates observed per episode,
-// and keeps about 10% of the training interactions.
+// gains), observes about 10% of the candidates' and of the history's
+// feedback, and keeps about 10% of the training interactions; a user–item
+// pair is observed in every need's episodes or in none.
 func TestBuildSparse(t *testing.T) {
 	ds := loadMLSmall(t)
 	cfg := DefaultBuildConfig()
@@ -81,17 +82,40 @@ func TestBuildSparse(t *testing.T) {
 		d := dense.Episodes[i]
 		assert.Equal(t, d.Candidates, ep.Candidates)
 		assert.Equal(t, d.Labels.Gains, ep.Labels.Gains)
-		n := 0
 		for j := range ep.Candidates {
 			if ep.Labels.IsObserved(j) {
-				n++
+				observed++
 			}
 		}
-		assert.Equal(t, 3, n, "observed in %s", ep.ID)
-		observed += n
 		total += len(ep.Candidates)
+		require.Len(t, ep.Labels.HistoryObserved, len(ep.History))
+		for j := range ep.History {
+			if ep.HistoryIsObserved(j) {
+				observed++
+			}
+		}
+		total += len(ep.History)
 	}
-	assert.InDelta(t, 0.1, float64(observed)/float64(total), 1e-9)
+	// Binomial(~45k, 0.1): sd 0.0014, so 0.01 is seven sd.
+	assert.InDelta(t, 0.1, float64(observed)/float64(total), 0.01)
+	cfg.Need, _ = prompt.LookupNeed("trend")
+	trend := build(t, ds, cfg)
+	seen := map[[2]string]bool{}
+	for _, ep := range sparse.Episodes {
+		for j, c := range ep.Candidates {
+			seen[[2]string{ep.UserID, c.ItemID}] = ep.Labels.IsObserved(j)
+		}
+	}
+	checked := 0
+	for _, ep := range trend.Episodes {
+		for j, c := range ep.Candidates {
+			if obs, ok := seen[[2]string{ep.UserID, c.ItemID}]; ok {
+				assert.Equal(t, obs, ep.Labels.IsObserved(j), "pair %s/%s observed in one need only", ep.UserID, c.ItemID)
+				checked++
+			}
+		}
+	}
+	assert.Positive(t, checked, "the needs share candidate pairs")
 	assert.Equal(t, len(dense.Train), sparse.TrainTotal)
 	// Binomial(94736, 0.1): sd 0.001, so 0.01 is ten sd.
 	assert.InDelta(t, 0.1, float64(len(sparse.Train))/float64(sparse.TrainTotal), 0.01)

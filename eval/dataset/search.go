@@ -70,7 +70,10 @@ func (b *builder) addSearchEpisode(sp *Split, ds *Dataset, js []Judgement) {
 	}
 	ep := b.searchEpisode(rng, ds, q, cands)
 	if b.cfg.Sparse > 0 {
-		ep.Labels.Observed = observedMask(newRand(b.cfg.Seed, b.need.ID, q.QueryID, "observed"), len(cands), b.cfg.Sparse)
+		ep.Labels.Observed = make([]bool, len(ep.Candidates))
+		for i, c := range ep.Candidates {
+			ep.Labels.Observed[i] = b.observed("query:"+q.QueryID, c.ItemID)
+		}
 	}
 	if len(cands) < b.cfg.NumCandidates {
 		sp.Short++

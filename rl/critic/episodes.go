@@ -23,8 +23,8 @@ func BuiltinRules() Rules {
 
 // Observed is what episodes let a critic learn from.
 type Observed struct {
-	// Ratings are the observed engagements (> 0): every history item with
-	// Engagement > 0, plus every observed candidate whose gain is its
+	// Ratings are the observed engagements (> 0): every observed history
+	// item with Engagement > 0, plus every observed candidate whose gain is its
 	// engagement and above 0.
 	Ratings []mf.Rating
 	// Exposures are the observed candidates whose gain is their engagement,
@@ -36,8 +36,9 @@ type Observed struct {
 // TrainingPairs returns what episodes let a critic learn from, never an
 // unobserved candidate's label:
 //
-//   - every history item with Engagement > 0 (0 means unknown): the
-//     user's interactions before the cut, which the prompt shows anyway;
+//   - every history item with Engagement > 0 (0 means unknown) whose
+//     feedback is observed (Episode.HistoryIsObserved: all of it in dense
+//     mode, the sampled fraction in sparse mode);
 //   - every observed candidate (Labels.IsObserved) whose gain is its
 //     engagement: under an engagement rule (interest), and under
 //     novel_engagement (explore) when the candidate is novel. Gains under
@@ -63,8 +64,8 @@ func TrainingPairs(eps []*prompt.Episode, rules Rules) (Observed, error) {
 		if !ok {
 			return Observed{}, fmt.Errorf("critic: episode %q: unknown need %q", ep.ID, ep.Need)
 		}
-		for _, h := range ep.History {
-			if h.Engagement > 0 {
+		for i, h := range ep.History {
+			if h.Engagement > 0 && ep.HistoryIsObserved(i) {
 				add(ep.UserID, h.ItemID, h.Engagement)
 			}
 		}

@@ -75,3 +75,16 @@ func TestEvaluateEpisodes(t *testing.T) {
 	_, err = EvaluateEpisodes(p, eps, BuiltinRules(), "some")
 	assert.ErrorContains(t, err, "some")
 }
+
+// TestTrainingPairsSkipsHiddenHistory checks that a sparse episode's
+// unobserved history feedback never trains the critic.
+func TestTrainingPairsSkipsHiddenHistory(t *testing.T) {
+	eps := testEpisodes()
+	eps[2].Labels.HistoryObserved = []bool{false}
+	got, err := TrainingPairs(eps, BuiltinRules())
+	require.NoError(t, err)
+	for _, r := range got.Ratings {
+		assert.False(t, r.User == "u2" && r.Item == "h1", "hidden history pair %s/%s trained the critic", r.User, r.Item)
+	}
+	assert.Contains(t, got.Ratings, mf.Rating{User: "u1", Item: "h1", Value: 4}, "observed history still counts")
+}
