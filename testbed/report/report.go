@@ -30,7 +30,7 @@ func Setup(r *testbed.Result) string {
 	}
 	return fmt.Sprintf("Dataset %s; one policy trained jointly on %s; N = %d candidates, H = %d history items, %.0f%% of users held out. "+
 		"Budget per run: %d updates × %d episodes × %d rollouts = %d rollouts, %d PPO epochs, lr %g, clip %g, KL %g. "+
-		"Sparse mode: %.0f%% of each episode's candidates observed. %d seeds (mean ± sample std). "+
+		"Sparse mode: %.0f%% of user–item feedback observed (candidates and history). %d seeds (mean ± sample std). "+
 		"Scores: greedy ranking of the held-out users' episodes against the dense truth.",
 		r.Dataset, strings.Join(needs, " and "), r.Candidates, r.HistoryLen, 100*r.HeldOut,
 		r.Train.Iters, r.Train.Batch, r.Train.Group, r.RolloutsPerRun(), r.Train.Epochs, r.Train.LR, r.Train.Clip, r.Train.KL,
