@@ -80,7 +80,8 @@ func cpuTime() time.Duration {
 
 // BenchmarkExportNative exports b.N realistic rollouts (30 candidates,
 // about 170 tokens, 24 KB of JSON each; one op is one rollout): the JSONL
-// alone and JSONL with Parquet, with the outputs discarded so that the
+// alone (with the default SHA-256 of the input, and with CRC-32C) and JSONL
+// with Parquet, with the outputs discarded so that the
 // figure is the export's own cost, and the JSONL to files in a temporary
 // folder, where the disk may be the limit. rollouts/s is wall-clock;
 // rollouts/cpu-s divides by the process's CPU time instead, which is what
@@ -92,6 +93,9 @@ func BenchmarkExportNative(b *testing.B) {
 	jsonl.Parquet = false
 	discarding := func(string) (sink, error) { return discard{}, nil }
 	b.Run("jsonl", func(b *testing.B) { benchExport(b, c, jsonl, discarding) })
+	crc := jsonl
+	crc.InputHash = CRC32C
+	b.Run("jsonl-crc32c", func(b *testing.B) { benchExport(b, c, crc, discarding) })
 	b.Run("jsonl+parquet", func(b *testing.B) { benchExport(b, c, DefaultConfig(), discarding) })
 	b.Run("jsonl-to-disk", func(b *testing.B) { benchExport(b, c, jsonl, atomicCreate) })
 }
@@ -170,11 +174,15 @@ func peakHeap(tb testing.TB, cfg Config, n int) (memPeaks, int, time.Duration) {
 // BenchmarkExportMemory reports the peak heap of exports of growing size:
 // flat means independent of the count. Run it with -benchtime=1x (each
 // iteration is a whole export). Sizes past 100k run only with
-// FLEXREC_BENCH_LARGE=1 (1M realistic rollouts are 24 GB of JSON).
+// FLEXREC_BENCH_LARGE=1 (1M realistic rollouts are 24 GB of JSON; with
+// Parquet, a full decode per record takes minutes on two cores: pick
+// sizes with -bench, e.g. 'ExportMemory/jsonl\+parquet/(10|100|300)000$').
+// The Parquet sizes span several 100,000-row shards (the default
+// Config.ParquetShardRows).
 func BenchmarkExportMemory(b *testing.B) {
 	sizes := []int{10_000, 100_000}
 	if os.Getenv("FLEXREC_BENCH_LARGE") == "1" {
-		sizes = append(sizes, 1_000_000)
+		sizes = append(sizes, 300_000, 1_000_000)
 	}
 	for _, f := range []struct {
 		name string
@@ -182,11 +190,12 @@ func BenchmarkExportMemory(b *testing.B) {
 	}{
 		{"jsonl", func() Config { c := DefaultConfig(); c.Parquet = false; return c }},
 		{"jsonl+parquet", func() Config { return DefaultConfig() }},
+		{"verl", func() Config { return withFormat(Verl) }},
 		{"trl-preference", func() Config { return withFormat(TRLPreference) }},
 	} {
 		for _, n := range sizes {
-			if n > 100_000 && f.name != "jsonl" {
-				continue // a full decode per record: minutes on one core
+			if n > 100_000 && f.name == "trl-preference" {
+				continue // a full decode per pair: minutes, and nothing past what jsonl+parquet shows
 			}
 			b.Run(fmt.Sprintf("%s/%d", f.name, n), func(b *testing.B) {
 				var peak memPeaks

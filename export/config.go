@@ -1,7 +1,10 @@
 package export
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"math"
 	"slices"
 	"strings"
@@ -14,8 +17,9 @@ type Format string
 // Export formats.
 const (
 	// Native writes the records themselves: rollouts.jsonl (each input line
-	// copied byte for byte) and rollouts.parquet (NativeRow; per-token
-	// advantages and old logprobs as list columns).
+	// copied byte for byte) and rollouts-00000.parquet, rollouts-00001.parquet,
+	// ... (NativeRow; per-token advantages and old logprobs as list
+	// columns; see Config.ParquetShardRows).
 	Native Format = "native"
 	// TRLPreference writes preference.jsonl: TRL's conversational
 	// preference format with an explicit prompt (PreferenceRow), for
@@ -27,8 +31,9 @@ const (
 	// TRLGRPO writes grpo.jsonl: a conversational prompt-only dataset with
 	// the candidates' gains as reward columns (GRPORow), for GRPOTrainer.
 	TRLGRPO Format = "trl-grpo"
-	// Verl writes <split>.parquet: verl's RL dataset layout (VerlRow), the
-	// gains carried in reward_model.ground_truth.
+	// Verl writes <split>-00000.parquet, <split>-00001.parquet, ...: verl's
+	// RL dataset layout (VerlRow), the gains carried in
+	// reward_model.ground_truth (see Config.ParquetShardRows).
 	Verl Format = "verl"
 	// OpenRLHF writes preference.jsonl under OpenRLHF's default keys
 	// (OpenRLHFRow): chosen and rejected as whole conversations, margin.
@@ -71,6 +76,22 @@ const (
 	Ranking Completions = "ranking"
 )
 
+// InputHash names the hash of the inputs recorded in the manifest.
+type InputHash string
+
+// Input hashes.
+const (
+	// SHA256 is SHA-256: a cryptographic digest, for provenance that must
+	// hold against deliberate tampering. It costs about 0.7 ns per byte
+	// (1.35 GB/s with SHA-NI): half of a JSONL export's time on one core.
+	SHA256 InputHash = "sha256"
+	// CRC32C is the CRC-32C (Castagnoli) checksum: it detects accidental
+	// changes of an input (any change of up to 32 bits, others with
+	// probability 1 - 2^-32, beside the byte and line counts) but not
+	// deliberate ones, at 20 GB/s with SSE4.2.
+	CRC32C InputHash = "crc32c"
+)
+
 // Config controls an export. The zero value is not valid; start from
 // DefaultConfig.
 type Config struct {
@@ -88,19 +109,31 @@ type Config struct {
 	// trl-grpo and verl rows; 0 means the whole list, and -1 (the default)
 	// takes each record's own cutoff, the one its rewards were scored with.
 	Cutoff int
-	// Parquet makes the native format also write rollouts.parquet.
-	// Default true.
+	// Parquet makes the native format also write the rollouts-NNNNN.parquet
+	// shards. Default true.
 	Parquet bool
 	// RowGroupRows is the most rows per Parquet row group: what a Parquet
 	// writer holds in memory. Default 1024; must be >= 1.
 	RowGroupRows int
+	// ParquetShardRows is the most rows per Parquet file: a Parquet output
+	// is split into shards <base>-00000.parquet, <base>-00001.parquet, ...
+	// (five-digit 0-based index; more digits past 99,999 shards), each of
+	// at most this many rows, because a Parquet writer keeps every row
+	// group's footer metadata (about 50 bytes per native row) until its
+	// file is closed. Memory grows with it, not with the input. Each
+	// finished shard keeps one open temporary file until the export ends.
+	// Default 100,000; must be >= 1.
+	ParquetShardRows int
 	// DataSource is verl's data_source column. Default "flexrec".
 	DataSource string
 	// Ability is verl's ability column. Default "recommendation".
 	Ability string
-	// Split is verl's extra_info.split and names its file
-	// (<split>.parquet). Default "train".
+	// Split is verl's extra_info.split and names its shards
+	// (<split>-NNNNN.parquet). Default "train".
 	Split string
+	// InputHash is the hash of every input recorded in the manifest.
+	// Default SHA256.
+	InputHash InputHash
 	// SkipInvalid skips malformed lines and groups holding an inconsistent
 	// record (counted in the manifest) instead of failing on the first.
 	// Default false.
@@ -110,8 +143,9 @@ type Config struct {
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Format: Native, Pairs: BestWorst, Completions: Full, Cutoff: -1, Parquet: true, RowGroupRows: 1024,
-		DataSource: "flexrec", Ability: "recommendation", Split: "train",
+		Format: Native, Pairs: BestWorst, Completions: Full, Cutoff: -1,
+		Parquet: true, RowGroupRows: 1024, ParquetShardRows: 100_000,
+		DataSource: "flexrec", Ability: "recommendation", Split: "train", InputHash: SHA256,
 	}
 }
 
@@ -130,10 +164,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("export: cutoff %d, want >= 0, or -1 for the records' own", c.Cutoff)
 	case c.RowGroupRows < 1:
 		return fmt.Errorf("export: row group rows %d, want >= 1", c.RowGroupRows)
+	case c.ParquetShardRows < 1:
+		return fmt.Errorf("export: parquet shard rows %d, want >= 1", c.ParquetShardRows)
+	case c.InputHash != SHA256 && c.InputHash != CRC32C:
+		return fmt.Errorf("export: unknown input hash %q (sha256 or crc32c)", c.InputHash)
 	case c.Format == Verl && !validFileName(c.Split):
 		return fmt.Errorf("export: split %q, want a plain file name", c.Split)
 	}
 	return nil
+}
+
+// newHash returns a fresh hash of kind h.
+func (h InputHash) newHash() hash.Hash {
+	if h == CRC32C {
+		return crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	}
+	return sha256.New()
 }
 
 // pairs reports whether the format builds preference pairs.

@@ -13,9 +13,11 @@
 // projects' schedules, not rl's.
 //
 // Export streams: it reads one episode group (the contiguous records of
-// one episode) at a time and never holds more than one group plus a
-// Parquet row group in memory, whatever the size of the input. Every file
-// is written under a temporary name in the output folder, synced and
-// renamed when complete; manifest.json is written last, so a folder
-// without a manifest holds no finished export.
+// one episode) at a time and never holds more than one group, a Parquet
+// row group and the footer metadata of one Parquet shard in memory,
+// whatever the size of the input: Parquet outputs are split into files
+// of at most Config.ParquetShardRows rows. Every file is written under a
+// temporary name in the output folder, synced and renamed when the export
+// succeeds; manifest.json is written last, so a folder without a manifest
+// holds no finished export.
 package export

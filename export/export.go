@@ -45,8 +45,8 @@ type formatWriter interface {
 
 // Export reads the rollout records of inputs, in order, and writes
 // cfg.Format's files and ManifestName into dir (created if missing). It
-// streams: memory holds one episode group and one Parquet row group,
-// whatever the input size. Each file is written under a temporary name
+// streams: memory holds one episode group, one Parquet row group and
+// the footer of one Parquet shard, whatever the input size. Each file is written under a temporary name
 // and renamed when complete; any old manifest is removed first and the
 // new one written last, so an interrupted export leaves no manifest.
 //
@@ -120,7 +120,7 @@ func run(ctx context.Context, cfg Config, inputs []Input, w formatWriter, st *st
 	}
 	var g group
 	for _, in := range inputs {
-		src := jsonl.NewReader(ctx, in.Name, in.R)
+		src := jsonl.NewReader(ctx, in.Name, in.R, cfg.InputHash.newHash())
 		gr := &grouper{src: src, skip: cfg.SkipInvalid, st: st, log: log}
 		for {
 			if err := ctx.Err(); err != nil {
@@ -137,7 +137,13 @@ func run(ctx context.Context, cfg Config, inputs []Input, w formatWriter, st *st
 				return nil, err
 			}
 		}
-		m.Inputs = append(m.Inputs, InputInfo{Name: in.Name, SHA256: src.SHA256(), Bytes: src.Bytes(), Lines: src.Line()})
+		info := InputInfo{Name: in.Name, Bytes: src.Bytes(), Lines: src.Line()}
+		if cfg.InputHash == CRC32C {
+			info.CRC32C = src.Sum()
+		} else {
+			info.SHA256 = src.Sum()
+		}
+		m.Inputs = append(m.Inputs, info)
 	}
 	m.Counts = Counts{Lines: st.lines, Records: st.records, Episodes: st.episodes, Rollouts: st.rollouts,
 		Pairs: st.pairs, Skipped: st.skipped}

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/flexrec/flexrec/export/internal/jsonl"
 )
 
 func smallGen() genConfig { return genConfig{n: 8, group: 4, reason: true, history: 3, partial: true} }
@@ -63,6 +67,21 @@ func TestManifest(t *testing.T) {
 	require.NoError(t, json.Unmarshal(data, &back))
 	assert.Equal(t, *m, back, "manifest.json is the returned manifest")
 	assert.Equal(t, []string{"grpo.jsonl", ManifestName}, dirNames(t, dir))
+	assert.Equal(t, SHA256, m.Config.InputHash)
+}
+
+// TestManifestCRC32C checks the checksum an export records with
+// InputHash CRC32C against the standard library's, and that it then
+// records no SHA-256.
+func TestManifestCRC32C(t *testing.T) {
+	data := genLines(t, testGen(), 20) // spans read chunks
+	require.Greater(t, len(data), 2*jsonl.ChunkSize)
+	cfg := withFormat(Native)
+	cfg.InputHash = CRC32C
+	_, m := runExport(t, cfg, data)
+	want := fmt.Sprintf("%08x", crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)))
+	assert.Equal(t, []InputInfo{{Name: "rollouts.jsonl", CRC32C: want, Bytes: int64(len(data)), Lines: 120}}, m.Inputs)
+	assert.Equal(t, CRC32C, m.Config.InputHash)
 }
 
 // TestFieldsDescribeRows: the manifest's field map names exactly the keys
@@ -237,20 +256,44 @@ func (h *hookReader) Read(p []byte) (int, error) {
 
 // TestNothingLooksCompleteMidway looks at the folder in the middle of an
 // export, where a kill would leave it: only hidden temporary files, no
-// manifest.
+// manifest, even though Parquet shards have been finished by then.
 func TestNothingLooksCompleteMidway(t *testing.T) {
-	data := genLines(t, testGen(), 12)
+	data := genLines(t, testGen(), 80) // 480 rollouts
+	// The reader runs at most three chunks ahead of the parser: at half
+	// way the parser has written shards.
+	require.Greater(t, len(data), 8*jsonl.ChunkSize)
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ManifestName), []byte("{}"), 0o644))
 	var midway []string
 	in := &hookReader{r: bytes.NewReader(data), half: int64(len(data)) / 2, hook: func() { midway = dirNames(t, dir) }}
-	_, err := Export(context.Background(), withFormat(Native), []Input{{Name: "in", R: in}}, dir, nil)
+	cfg := withFormat(Native)
+	cfg.ParquetShardRows = 10
+	_, err := Export(context.Background(), cfg, []Input{{Name: "in", R: in}}, dir, nil)
 	require.NoError(t, err)
 	require.NotEmpty(t, midway)
 	for _, name := range midway {
 		assert.True(t, strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-"), "midway the folder holds %q", name)
 	}
-	assert.Equal(t, []string{ManifestName, "rollouts.jsonl", "rollouts.parquet"}, dirNames(t, dir))
+	assert.Greater(t, len(midway), 3, "midway: the JSONL and shards, finished ones included")
+	want := []string{ManifestName}
+	for i := range 48 {
+		want = append(want, fmt.Sprintf("rollouts-%05d.parquet", i))
+	}
+	assert.Equal(t, append(want, "rollouts.jsonl"), dirNames(t, dir))
+}
+
+// TestFailedShardedExportLeavesNothing fails an export on its last line,
+// after Parquet shards were finished: none of them is left behind.
+func TestFailedShardedExportLeavesNothing(t *testing.T) {
+	data := append(genLines(t, smallGen(), 6), "{oops\n"...) // 24 rollouts, then a bad line
+	for _, f := range []Format{Native, Verl} {
+		cfg := withFormat(f)
+		cfg.ParquetShardRows = 2
+		dir := t.TempDir()
+		_, err := Export(context.Background(), cfg, []Input{{Name: "in", R: bytes.NewReader(data)}}, dir, nil)
+		require.ErrorIs(t, err, ErrMalformed, "%s", f)
+		assert.Empty(t, dirNames(t, dir), "%s: a failed export leaves nothing", f)
+	}
 }
 
 func TestCancel(t *testing.T) {
@@ -306,6 +349,8 @@ func TestConfigValidate(t *testing.T) {
 		{"completions", func(c *Config) { c.Completions = "short" }, "completions"},
 		{"cutoff", func(c *Config) { c.Cutoff = -2 }, "cutoff"},
 		{"row group", func(c *Config) { c.RowGroupRows = 0 }, "row group"},
+		{"shard rows", func(c *Config) { c.ParquetShardRows = 0 }, "parquet shard rows"},
+		{"input hash", func(c *Config) { c.InputHash = "md5" }, "unknown input hash"},
 		{"split path", func(c *Config) { c.Format, c.Split = Verl, "../x" }, "split"},
 	}
 	for _, tc := range cases {

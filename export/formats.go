@@ -271,7 +271,7 @@ func (w *grpoWriter) group(g *group) error {
 
 func (w *grpoWriter) outputs() []output { return []output{w.out} }
 
-// VerlRow is one row of verl's <split>.parquet, in the layout of verl's
+// VerlRow is one row of verl's <split>-NNNNN.parquet shards, in the layout of verl's
 // data preparation scripts: one row per episode under its first rollout's
 // prompt, the reward inputs in reward_model.ground_truth as JSON text
 // (GroundTruth) for a custom compute_score.
@@ -298,7 +298,8 @@ type VerlReward struct {
 
 // VerlExtra is verl's extra_info column.
 type VerlExtra struct {
-	// Split is Config.Split; Index the row's 0-based index in the file.
+	// Split is Config.Split; Index the row's 0-based index in the split,
+	// counted across its shards.
 	Split string `json:"split" parquet:"split,dict"`
 	Index int64  `json:"index" parquet:"index"`
 	// EpisodeID, UserID and Need identify the episode.
@@ -309,12 +310,12 @@ type VerlExtra struct {
 
 type verlWriter struct {
 	cfg   Config
-	out   *parquetFile[VerlRow]
+	out   *parquetShards[VerlRow]
 	index int64
 }
 
 func newVerlWriter(cfg Config, dir string, create createFunc) (*verlWriter, error) {
-	out, err := openParquet[VerlRow](create, dir, cfg.Split+".parquet", cfg.RowGroupRows, parquetMeta(cfg))
+	out, err := openShards[VerlRow](create, dir, cfg.Split, cfg.RowGroupRows, cfg.ParquetShardRows, parquetMeta(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -336,4 +337,4 @@ func (w *verlWriter) group(g *group) error {
 	return w.out.write([]VerlRow{row})
 }
 
-func (w *verlWriter) outputs() []output { return []output{w.out} }
+func (w *verlWriter) outputs() []output { return w.out.outputs() }

@@ -80,12 +80,16 @@ type ManifestConfig struct {
 	Cutoff *int `json:"cutoff,omitempty"`
 	// Parquet is Config.Parquet (native).
 	Parquet *bool `json:"parquet,omitempty"`
-	// RowGroup is Config.RowGroupRows (formats writing Parquet).
-	RowGroup int `json:"row_group_rows,omitempty"`
+	// RowGroup is Config.RowGroupRows and ShardRows
+	// Config.ParquetShardRows (formats writing Parquet).
+	RowGroup  int `json:"row_group_rows,omitempty"`
+	ShardRows int `json:"parquet_shard_rows,omitempty"`
 	// DataSource, Ability and Split are Config's (verl).
 	DataSource string `json:"data_source,omitempty"`
 	Ability    string `json:"ability,omitempty"`
 	Split      string `json:"split,omitempty"`
+	// InputHash is Config.InputHash.
+	InputHash InputHash `json:"input_hash"`
 	// SkipInvalid is Config.SkipInvalid.
 	SkipInvalid bool `json:"skip_invalid"`
 }
@@ -94,8 +98,11 @@ type ManifestConfig struct {
 type InputInfo struct {
 	// Name is Input.Name.
 	Name string `json:"name"`
-	// SHA256 is the hex SHA-256 of the input's bytes.
-	SHA256 string `json:"sha256"`
+	// SHA256 is the hex SHA-256 of the input's bytes (Config.InputHash
+	// SHA256, the default); CRC32C the hex CRC-32C, 8 digits, big-endian
+	// (InputHash CRC32C). The other is omitted.
+	SHA256 string `json:"sha256,omitempty"`
+	CRC32C string `json:"crc32c,omitempty"`
 	// Bytes is its size; Lines its number of lines.
 	Bytes int64 `json:"bytes"`
 	Lines int   `json:"lines"`
@@ -183,19 +190,20 @@ func (s *stats) seeds() Seeds {
 }
 
 func manifestConfig(c Config) ManifestConfig {
-	m := ManifestConfig{SkipInvalid: c.SkipInvalid}
+	m := ManifestConfig{SkipInvalid: c.SkipInvalid, InputHash: c.InputHash}
 	switch c.Format {
 	case Native:
 		m.Parquet = &c.Parquet
 		if c.Parquet {
-			m.RowGroup = c.RowGroupRows
+			m.RowGroup, m.ShardRows = c.RowGroupRows, c.ParquetShardRows
 		}
 	case TRLPreference, OpenRLHF:
 		m.Pairs, m.Margin, m.Completions = c.Pairs, &c.Margin, c.Completions
 	case TRLGRPO:
 		m.Cutoff = &c.Cutoff
 	case Verl:
-		m.Cutoff, m.RowGroup, m.DataSource, m.Ability, m.Split = &c.Cutoff, c.RowGroupRows, c.DataSource, c.Ability, c.Split
+		m.Cutoff, m.RowGroup, m.ShardRows = &c.Cutoff, c.RowGroupRows, c.ParquetShardRows
+		m.DataSource, m.Ability, m.Split = c.DataSource, c.Ability, c.Split
 	}
 	return m
 }
@@ -275,7 +283,7 @@ var verlFields = map[string]string{
 	"reward_model.style":        `"rule"`,
 	"reward_model.ground_truth": `JSON text {"gains": [...], "variances": [...], "k": K}: gains[k-1] is the gain of the candidate shown as [k]; k is the NDCG cutoff (0: whole list)`,
 	"extra_info.split":          "the configured split",
-	"extra_info.index":          "the row's 0-based index in the file",
+	"extra_info.index":          "the row's 0-based index in the split, counted across its shards",
 	"extra_info.episode_id":     "the episode's id",
 	"extra_info.user_id":        "the user's id",
 	"extra_info.need":           "the episode's need id",

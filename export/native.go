@@ -29,8 +29,8 @@ func messagesOf(ms []prompt.Message) []Message {
 
 func assistant(text string) []Message { return []Message{{Role: "assistant", Content: text}} }
 
-// NativeSpan is a rollout.ItemSpan in rollouts.parquet; the fields keep
-// their JSON names and meanings.
+// NativeSpan is a rollout.ItemSpan in the native Parquet shards; the
+// fields keep their JSON names and meanings.
 type NativeSpan struct {
 	// The fields are rollout.ItemSpan's, as INT64 and DOUBLE columns.
 	Position   int64   `json:"position" parquet:"position"`
@@ -43,11 +43,12 @@ type NativeSpan struct {
 	Logprob    float64 `json:"logprob" parquet:"logprob"`
 }
 
-// NativeRow is one row of rollouts.parquet: a rollout.Record, column for
-// field, under the record's JSON names, except that the tokens are split
-// into two aligned list columns (token_texts and token_logprobs, the "old"
-// logprobs of PPO/GRPO) and the parse report is kept as JSON text (parse),
-// with its verdict in parse_valid for filtering. Integers are INT64; lists
+// NativeRow is one row of the rollouts-NNNNN.parquet shards: a
+// rollout.Record, column for field, under the record's JSON names, except
+// that the tokens are split into two aligned list columns (token_texts and
+// token_logprobs, the "old" logprobs of PPO/GRPO) and the parse report is
+// kept as JSON text (parse), with its verdict in parse_valid for
+// filtering. Integers are INT64; lists
 // are Parquet LISTs.
 type NativeRow struct {
 	// The fields mean what the rollout.Record fields of the same JSON name
@@ -186,10 +187,10 @@ func nonNil[T any](v []T) []T {
 }
 
 // nativeWriter writes rollouts.jsonl (lines copied as read) and, unless
-// Config.Parquet is off, rollouts.parquet.
+// Config.Parquet is off, the rollouts-NNNNN.parquet shards.
 type nativeWriter struct {
 	jl   *jsonlFile
-	pq   *parquetFile[NativeRow]
+	pq   *parquetShards[NativeRow]
 	rows []NativeRow
 }
 
@@ -200,7 +201,7 @@ func newNativeWriter(cfg Config, dir string, create createFunc) (*nativeWriter, 
 		return nil, err
 	}
 	if cfg.Parquet {
-		if w.pq, err = openParquet[NativeRow](create, dir, "rollouts.parquet", cfg.RowGroupRows, parquetMeta(cfg)); err != nil {
+		if w.pq, err = openShards[NativeRow](create, dir, "rollouts", cfg.RowGroupRows, cfg.ParquetShardRows, parquetMeta(cfg)); err != nil {
 			w.jl.abort()
 			return nil, err
 		}
@@ -228,5 +229,5 @@ func (w *nativeWriter) outputs() []output {
 	if w.pq == nil {
 		return []output{w.jl}
 	}
-	return []output{w.jl, w.pq}
+	return append([]output{w.jl}, w.pq.outputs()...)
 }

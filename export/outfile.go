@@ -60,9 +60,13 @@ func openOut(create createFunc, dir, name string) (*outFile, error) {
 	return o, nil
 }
 
-// commit flushes the buffer and publishes the file under its name.
+// commit flushes the buffer (if not dropped already) and publishes the
+// file under its name.
 func (o *outFile) commit() error {
 	o.done = true
+	if o.w == nil {
+		return o.s.Commit()
+	}
 	if err := o.w.Flush(); err != nil {
 		o.s.Abort()
 		return fmt.Errorf("export: write %s: %w", o.info.Name, err)
@@ -136,7 +140,8 @@ func (f *jsonlFile) writeLines(block []byte, n int) error {
 // use them.
 type parquetFile[T any] struct {
 	*outFile
-	pw *parquet.GenericWriter[T]
+	pw     *parquet.GenericWriter[T]
+	closed bool
 }
 
 func openParquet[T any](create createFunc, dir, name string, maxRows int, meta [][2]string) (*parquetFile[T], error) {
@@ -166,11 +171,105 @@ func (f *parquetFile[T]) write(rows []T) error {
 	return nil
 }
 
-// commit writes the Parquet footer, then publishes the file.
-func (f *parquetFile[T]) commit() error {
-	if err := f.pw.Close(); err != nil {
-		f.abort()
+// close writes the Parquet footer and flushes the buffer, then drops the
+// writer and the buffer, so that a finished file waiting for its commit
+// holds no memory (only its open temporary file).
+func (f *parquetFile[T]) close() error {
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	err := f.pw.Close()
+	if err == nil {
+		err = f.w.Flush()
+	}
+	f.pw, f.w = nil, nil
+	if err != nil {
 		return fmt.Errorf("export: write %s: %w", f.info.Name, err)
 	}
+	return nil
+}
+
+// commit writes the Parquet footer (unless close did), then publishes the
+// file.
+func (f *parquetFile[T]) commit() error {
+	if err := f.close(); err != nil {
+		f.abort()
+		return err
+	}
 	return f.outFile.commit()
+}
+
+// shardName is the name of shard i of a sharded Parquet output:
+// "<base>-00000.parquet", "<base>-00001.parquet", ... (five digits, more
+// past 99,999 shards), so that names sort in row order.
+func shardName(base string, i int) string { return fmt.Sprintf("%s-%05d.parquet", base, i) }
+
+// parquetShards writes rows of type T into shards of at most shardRows
+// rows each (shardName). A Parquet writer keeps the footer metadata of
+// every row group it wrote until it is closed (about 50 bytes per row for
+// the native schema), so a single file would make memory grow with the
+// rows; closing each shard when full keeps it bounded by shardRows. The
+// finished shards stay temporary files until commit publishes them all,
+// so an interrupted export still leaves no data file under its final
+// name. Shard 0 always exists, empty when no row is written.
+type parquetShards[T any] struct {
+	create    createFunc
+	dir, base string
+	groupRows int
+	shardRows int64
+	meta      [][2]string
+	shards    []*parquetFile[T] // the last one is being written
+}
+
+func openShards[T any](create createFunc, dir, base string, groupRows, shardRows int, meta [][2]string) (*parquetShards[T], error) {
+	s := &parquetShards[T]{create: create, dir: dir, base: base, groupRows: groupRows, shardRows: int64(shardRows), meta: meta}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// open closes the current shard (if any) and starts the next.
+func (s *parquetShards[T]) open() error {
+	if n := len(s.shards); n > 0 {
+		if err := s.shards[n-1].close(); err != nil {
+			return err
+		}
+	}
+	f, err := openParquet[T](s.create, s.dir, shardName(s.base, len(s.shards)), s.groupRows, s.meta)
+	if err != nil {
+		return err
+	}
+	s.shards = append(s.shards, f)
+	return nil
+}
+
+// write appends rows, starting a new shard whenever the current one is
+// full; the rows of one call may span shards.
+func (s *parquetShards[T]) write(rows []T) error {
+	for len(rows) > 0 {
+		cur := s.shards[len(s.shards)-1]
+		if cur.info.Rows == s.shardRows {
+			if err := s.open(); err != nil {
+				return err
+			}
+			continue
+		}
+		n := min(int64(len(rows)), s.shardRows-cur.info.Rows)
+		if err := cur.write(rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// outputs returns every shard, in order.
+func (s *parquetShards[T]) outputs() []output {
+	out := make([]output, len(s.shards))
+	for i, f := range s.shards {
+		out[i] = f
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -27,7 +28,7 @@ func TestNativeRoundTrip(t *testing.T) {
 	require.Greater(t, len(data), 2*jsonl.ChunkSize, "the input must span read chunks")
 	want := decodeRecords(t, data)
 	cfg := withFormat(Native)
-	cfg.RowGroupRows = 5 // several row groups
+	cfg.RowGroupRows, cfg.ParquetShardRows = 5, 23 // several row groups per shard; groups of 6 span shards
 	dir, m := runExport(t, cfg, data)
 
 	jl, err := os.ReadFile(filepath.Join(dir, "rollouts.jsonl"))
@@ -35,8 +36,7 @@ func TestNativeRoundTrip(t *testing.T) {
 	assert.Equal(t, data, jl, "rollouts.jsonl must copy the input byte for byte")
 	assert.Equal(t, want, readJSONL[rollout.Record](t, filepath.Join(dir, "rollouts.jsonl")))
 
-	rows, err := parquet.ReadFile[NativeRow](filepath.Join(dir, "rollouts.parquet"))
-	require.NoError(t, err)
+	rows, shards := readShards[NativeRow](t, dir, "rollouts", len(want), 23)
 	require.Len(t, rows, len(want))
 	for i := range rows {
 		got, err := rows[i].Record()
@@ -44,11 +44,35 @@ func TestNativeRoundTrip(t *testing.T) {
 		require.Equal(t, want[i], got, "parquet row %d", i)
 		assert.Equal(t, len(want[i].Tokens), len(rows[i].TokenLogprobs), "row %d: one old logprob per token", i)
 	}
-	assert.Equal(t, []FileInfo{
-		{Name: "rollouts.jsonl", Rows: int64(len(want)), Bytes: int64(len(data))},
-		{Name: "rollouts.parquet", Rows: int64(len(want)), Bytes: fileSize(t, filepath.Join(dir, "rollouts.parquet"))},
-	}, m.Files)
+	wantFiles := []FileInfo{{Name: "rollouts.jsonl", Rows: int64(len(want)), Bytes: int64(len(data))}}
+	wantFiles = append(wantFiles, shards...)
+	assert.Equal(t, wantFiles, m.Files)
 	assert.Equal(t, int64(2*len(want)), m.Counts.Rows)
+}
+
+// readShards reads every shard of a sharded Parquet output, in order, and
+// checks the sharding: names <base>-00000.parquet, ... with no gap, each
+// shard full (perShard rows) but the last, which holds the rest; the
+// directory holds no other shard. It returns the rows and the FileInfo
+// the manifest should list for the shards.
+func readShards[T any](t *testing.T, dir, base string, total, perShard int) ([]T, []FileInfo) {
+	t.Helper()
+	nShards := max(1, (total+perShard-1)/perShard)
+	var rows []T
+	var infos []FileInfo
+	for i := range nShards {
+		name := fmt.Sprintf("%s-%05d.parquet", base, i)
+		got, err := parquet.ReadFile[T](filepath.Join(dir, name))
+		require.NoError(t, err, name)
+		wantRows := min(perShard, total-i*perShard)
+		require.Len(t, got, wantRows, name)
+		rows = append(rows, got...)
+		infos = append(infos, FileInfo{Name: name, Rows: int64(wantRows), Bytes: fileSize(t, filepath.Join(dir, name))})
+	}
+	matches, err := filepath.Glob(filepath.Join(dir, base+"-*.parquet"))
+	require.NoError(t, err)
+	assert.Len(t, matches, nShards, "shards in the folder")
+	return rows, infos
 }
 
 func fileSize(t *testing.T, path string) int64 {
@@ -347,12 +371,12 @@ func TestVerlRoundTrip(t *testing.T) {
 	data := genLines(t, testGen(), 8)
 	recs := decodeRecords(t, data)
 	cfg := withFormat(Verl)
-	cfg.Split, cfg.DataSource, cfg.Cutoff, cfg.RowGroupRows = "test", "flexrec/ml", 10, 3
+	cfg.Split, cfg.DataSource, cfg.Cutoff, cfg.RowGroupRows, cfg.ParquetShardRows = "test", "flexrec/ml", 10, 3, 3
 	dir, m := runExport(t, cfg, data)
-	rows, err := parquet.ReadFile[VerlRow](filepath.Join(dir, "test.parquet"))
-	require.NoError(t, err)
 	groups := groupsOf(recs)
+	rows, shards := readShards[VerlRow](t, dir, "test", len(groups), 3)
 	require.Len(t, rows, len(groups))
+	require.Len(t, shards, 3, "8 episodes in shards of 3")
 	for i, row := range rows {
 		g := groups[i]
 		assert.Equal(t, "flexrec/ml", row.DataSource)
@@ -364,7 +388,8 @@ func TestVerlRoundTrip(t *testing.T) {
 		assert.Equal(t, 10, gt.K)
 		checkGroundTruth(t, row.Prompt, gt.Gains, gt.Variances, 0, g[0])
 	}
-	assert.Equal(t, []string{"test.parquet"}, []string{m.Files[0].Name})
+	assert.Equal(t, shards, m.Files)
+	assert.Equal(t, int64(len(groups)), m.Counts.Rows)
 }
 
 // TestGroundTruthCutoff checks that the ground truth's k is the records'

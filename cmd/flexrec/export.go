@@ -23,6 +23,7 @@ type exportOptions struct {
 	format      string
 	pairs       string
 	completions string
+	inputHash   string
 	cfg         export.Config // the other flags write straight into it
 }
 
@@ -34,15 +35,15 @@ func newExportCmd(s io3) *cobra.Command {
 		Long: `Read the rollouts of 'flexrec rollout' (JSON Lines, one record per rollout,
 each episode's G records together) and write training data that a trainer
 loads as is, with a manifest.json (counts, configuration, seeds, SHA-256 of
-the inputs, flexrec version, schema version, the meaning of every column).
+the inputs (or CRC-32C, --input-hash crc32c), flexrec version, schema version, the meaning of every column).
 
 Formats (--format):
-  native          rollouts.jsonl (the records, copied) and rollouts.parquet
+  native          rollouts.jsonl (the records, copied) and rollouts-00000.parquet, ...
                   (per-token advantages and old logprobs as list columns)
   trl-preference  preference.jsonl: prompt/chosen/rejected/margin (DPO, reward model)
   trl-kto         kto.jsonl: prompt/completion/label (KTO)
   trl-grpo        grpo.jsonl: prompts with the candidates' gains (GRPO reward function)
-  verl            <split>.parquet: data_source/prompt/ability/reward_model/extra_info
+  verl            <split>-00000.parquet, ...: data_source/prompt/ability/reward_model/extra_info
   openrlhf        preference.jsonl: chosen/rejected conversations and margin
 
 Preference pairs are built within an episode: the best rollout against the
@@ -51,7 +52,9 @@ than --margin (--pairs all). Each rollout saw its own shuffle of the
 candidates, so the rejected text is re-expressed in the chosen prompt's ids
 (--completions full), or both become the ranking line (--completions ranking).
 
-Memory stays flat whatever the input size. Files are written under temporary
+Parquet outputs are split into shards of at most --parquet-shard-rows rows
+(<name>-00000.parquet, <name>-00001.parquet, ...; all listed in the manifest),
+so memory stays flat whatever the input size. Files are written under temporary
 names and renamed when complete; manifest.json comes last, so a folder
 without one holds no finished export. A bad line stops the export with its
 file and line, unless --skip-invalid. A summary goes to stdout.
@@ -77,11 +80,13 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet) {
 	f.Float64Var(&c.Margin, "margin", c.Margin, "a pair's list rewards must differ by more than this (>= 0)")
 	f.StringVar(&o.completions, "completions", string(c.Completions), "pair texts: full (rejected ids rewritten) or ranking (ranking lines only)")
 	f.IntVar(&c.Cutoff, "cutoff", c.Cutoff, "NDCG cutoff written into trl-grpo and verl ground truth (0: whole list; -1: each record's own)")
-	f.BoolVar(&c.Parquet, "parquet", c.Parquet, "native: also write rollouts.parquet")
+	f.BoolVar(&c.Parquet, "parquet", c.Parquet, "native: also write the rollouts-NNNNN.parquet shards")
 	f.IntVar(&c.RowGroupRows, "row-group-rows", c.RowGroupRows, "Parquet rows per row group (memory per file)")
+	f.IntVar(&c.ParquetShardRows, "parquet-shard-rows", c.ParquetShardRows, "most rows per Parquet file (shard); memory grows with it")
 	f.StringVar(&c.DataSource, "data-source", c.DataSource, "verl: the data_source column")
 	f.StringVar(&c.Ability, "ability", c.Ability, "verl: the ability column")
-	f.StringVar(&c.Split, "split", c.Split, "verl: extra_info.split and the file name <split>.parquet")
+	f.StringVar(&c.Split, "split", c.Split, "verl: extra_info.split and the file names <split>-NNNNN.parquet")
+	f.StringVar(&o.inputHash, "input-hash", string(c.InputHash), "hash of the inputs in the manifest: sha256 (tamper-evident) or crc32c (accidental changes only; twice the JSONL speed on one core)")
 	f.BoolVar(&c.SkipInvalid, "skip-invalid", false, "skip and count bad lines and groups instead of failing")
 }
 
@@ -89,6 +94,7 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet) {
 func (o *exportOptions) config() (export.Config, error) {
 	cfg := o.cfg
 	cfg.Format, cfg.Pairs, cfg.Completions = export.Format(o.format), export.Pairing(o.pairs), export.Completions(o.completions)
+	cfg.InputHash = export.InputHash(o.inputHash)
 	if len(o.in) == 0 || o.out == "" {
 		return cfg, usagef("--in and --out are required")
 	}

@@ -62,11 +62,11 @@ func TestExportCommand(t *testing.T) {
 		files  []string
 		rows   string
 	}{
-		{"native", []string{"rollouts.jsonl", "rollouts.parquet"}, "4 records, 2 episodes exported, 8 rows"},
+		{"native", []string{"rollouts.jsonl", "rollouts-00000.parquet"}, "4 records, 2 episodes exported, 8 rows"},
 		{"trl-preference", []string{"preference.jsonl"}, "2 pairs"},
 		{"trl-kto", []string{"kto.jsonl"}, "4 rows"},
 		{"trl-grpo", []string{"grpo.jsonl"}, "2 rows"},
-		{"verl", []string{"train.parquet"}, "2 rows"},
+		{"verl", []string{"train-00000.parquet"}, "2 rows"},
 		{"openrlhf", []string{"preference.jsonl"}, "2 pairs"},
 	}
 	for _, tc := range cases {
@@ -139,10 +139,11 @@ func TestExportFlags(t *testing.T) {
 	o.addFlags(fs)
 	require.NoError(t, fs.Parse([]string{"--in", "a", "--in", "b", "--out", "d", "--format", "verl", "--pairs", "all",
 		"--margin", "0.25", "--completions", "ranking", "--cutoff", "5", "--parquet=false", "--row-group-rows", "7",
+		"--parquet-shard-rows", "9", "--input-hash", "crc32c",
 		"--data-source", "src", "--ability", "ab", "--split", "test", "--skip-invalid"}))
 	cfg, err := o.config()
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, o.in)
 	assert.Equal(t, export.Config{Format: export.Verl, Pairs: export.AllPairs, Margin: 0.25, Completions: export.Ranking,
-		Cutoff: 5, Parquet: false, RowGroupRows: 7, DataSource: "src", Ability: "ab", Split: "test", SkipInvalid: true}, cfg)
+		Cutoff: 5, Parquet: false, RowGroupRows: 7, ParquetShardRows: 9, DataSource: "src", Ability: "ab", Split: "test", InputHash: export.CRC32C, SkipInvalid: true}, cfg)
 }

@@ -158,7 +158,7 @@ func TestReader(t *testing.T) {
 		"one byte at a time": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(data.Bytes())) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			rd := NewReader(context.Background(), "in", in())
+			rd := NewReader(context.Background(), "in", in(), sha256.New())
 			var buf []byte
 			for i := range 3001 {
 				line, ok, err := rd.ReadLine(context.Background(), buf[:0])
@@ -176,14 +176,14 @@ func TestReader(t *testing.T) {
 			assert.False(t, ok)
 			assert.Equal(t, 3001, rd.Line())
 			assert.Equal(t, int64(data.Len()), rd.Bytes())
-			assert.Equal(t, hex.EncodeToString(sum[:]), rd.SHA256())
+			assert.Equal(t, hex.EncodeToString(sum[:]), rd.Sum())
 		})
 	}
 }
 
 func TestReaderErrors(t *testing.T) {
 	t.Run("read error", func(t *testing.T) {
-		rd := NewReader(context.Background(), "in", iotest.DataErrReader(iotest.ErrReader(errors.New("disk on fire"))))
+		rd := NewReader(context.Background(), "in", iotest.DataErrReader(iotest.ErrReader(errors.New("disk on fire"))), sha256.New())
 		_, _, err := rd.ReadLine(context.Background(), nil)
 		assert.EqualError(t, err, "read in: disk on fire")
 	})
@@ -191,7 +191,7 @@ func TestReaderErrors(t *testing.T) {
 		pr, pw := io.Pipe() // never written: the reading goroutine blocks
 		t.Cleanup(func() { pw.Close() })
 		ctx, cancel := context.WithCancel(context.Background())
-		rd := NewReader(ctx, "in", pr)
+		rd := NewReader(ctx, "in", pr, sha256.New())
 		cancel()
 		_, _, err := rd.ReadLine(ctx, nil)
 		assert.ErrorIs(t, err, context.Canceled)

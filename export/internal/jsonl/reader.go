@@ -1,5 +1,6 @@
-// Package jsonl reads JSON Lines input fast: in chunks, hashed with
-// SHA-256 on a goroutine that runs ahead of the parser, with a framing
+// Package jsonl reads JSON Lines input fast: in chunks, hashed (SHA-256
+// or a faster checksum, as the caller chooses) on a goroutine that runs
+// ahead of the parser, with a framing
 // check of each line (one JSON object, brackets balanced outside strings)
 // that reads its top-level members without decoding the rest. It serves
 // package export, which owns what the lines mean; it is a package of its
@@ -9,9 +10,9 @@ package jsonl
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 )
 
@@ -25,7 +26,7 @@ const (
 type chunk struct {
 	b   []byte
 	err error  // io.EOF with the last chunk, or a read error
-	sum []byte // SHA-256 of the whole input, with the last chunk
+	sum []byte // the hash of the whole input, with the last chunk
 }
 
 // Reader reads the lines of one input. Its goroutine reads and hashes
@@ -46,18 +47,19 @@ type Reader struct {
 	line  int
 }
 
-// NewReader starts reading r, which is named name in errors.
-func NewReader(ctx context.Context, name string, r io.Reader) *Reader {
+// NewReader starts reading r, which is named name in errors, hashing its
+// bytes with h (a fresh hash, which the Reader's goroutine owns from now
+// on; Sum returns its result).
+func NewReader(ctx context.Context, name string, r io.Reader, h hash.Hash) *Reader {
 	rd := &Reader{name: name, full: make(chan chunk), free: make(chan []byte, chunkBuffers)}
 	for range chunkBuffers {
 		rd.free <- make([]byte, ChunkSize)
 	}
-	go rd.produce(ctx, r)
+	go rd.produce(ctx, r, h)
 	return rd
 }
 
-func (rd *Reader) produce(ctx context.Context, r io.Reader) {
-	h := sha256.New()
+func (rd *Reader) produce(ctx context.Context, r io.Reader, h hash.Hash) {
 	for {
 		var buf []byte
 		select {
@@ -156,9 +158,9 @@ func (rd *Reader) Line() int { return rd.line }
 // Bytes returns the number of bytes read so far.
 func (rd *Reader) Bytes() int64 { return rd.bytes }
 
-// SHA256 returns the hex SHA-256 of the input; empty until ReadLine has
-// reported the end of the input.
-func (rd *Reader) SHA256() string {
+// Sum returns the hex digest of the input under the hash given to
+// NewReader; empty until ReadLine has reported the end of the input.
+func (rd *Reader) Sum() string {
 	if rd.sum == nil {
 		return ""
 	}

@@ -260,12 +260,36 @@ func (s *scanner) skipNested() error {
 	depth := 0
 	b := s.b
 	for i := s.i; i < len(b); i++ {
-		// Step over plain bytes, eight at a time while none is special.
+		// Step over plain bytes eight at a time, stopping on the first
+		// special one (so that no byte is looked at twice), then over
+		// the last few one at a time.
+	words:
 		for i+8 <= len(b) {
 			w := b[i : i+8 : i+8]
-			if special[w[0]] || special[w[1]] || special[w[2]] || special[w[3]] ||
-				special[w[4]] || special[w[5]] || special[w[6]] || special[w[7]] {
-				break
+			switch {
+			case special[w[0]]:
+				break words
+			case special[w[1]]:
+				i++
+				break words
+			case special[w[2]]:
+				i += 2
+				break words
+			case special[w[3]]:
+				i += 3
+				break words
+			case special[w[4]]:
+				i += 4
+				break words
+			case special[w[5]]:
+				i += 5
+				break words
+			case special[w[6]]:
+				i += 6
+				break words
+			case special[w[7]]:
+				i += 7
+				break words
 			}
 			i += 8
 		}
