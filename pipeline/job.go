@@ -15,7 +15,6 @@ import (
 
 	"github.com/flexrec/flexrec/eval"
 	"github.com/flexrec/flexrec/eval/dataset"
-	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/prompt"
 	"github.com/flexrec/flexrec/rl"
 	"github.com/flexrec/flexrec/rollout"
@@ -240,5 +239,3 @@ func (s *Summary) fill(st rollout.Stats, b *Opened) {
 		s.Cost = b.Stack.Meter.Totals().Cost
 	}
 }
-
-var _ llm.Backend = (*Opened)(nil)

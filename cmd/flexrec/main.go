@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,7 +50,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "flexrec: %v\nRun 'flexrec --help' for usage.\n", err)
 		return exitUsage
 	default:
-		slog.New(slog.NewTextHandler(stderr, nil)).Debug("command failed", "err", err)
 		fmt.Fprintf(stderr, "flexrec: %v\n", err)
 		return exitError
 	}
