@@ -209,7 +209,7 @@ func TestLoadBuiltin(t *testing.T) {
 	assert.Equal(t, 9742, st.Items)
 	assert.Equal(t, 100836, st.Interactions)
 	assert.Equal(t, 3683, st.Tags)
-	const shared = "/work/shared/data/ml-latest-small"
+	const shared = "../../../shared/data/ml-latest-small" // ../shared beside the checkout, as in CI
 	if _, err := os.Stat(shared); err != nil {
 		t.Skipf("no %s to compare with: %v", shared, err)
 	}
@@ -222,7 +222,7 @@ func TestLoadBuiltin(t *testing.T) {
 // with it) beside the synthetic matrix fixture, and the derived GCDR
 // sequences, where the shared data folder exists.
 func TestLoadSharedKuaiRec(t *testing.T) {
-	const shared = "/work/shared/data"
+	const shared = "../../../shared/data" // ../shared beside the checkout, as in CI
 	if _, err := os.Stat(filepath.Join(shared, "kuairec", "kuairec_caption_category.csv")); err != nil {
 		t.Skipf("no shared KuaiRec data: %v", err)
 	}
