@@ -8,6 +8,7 @@ import (
 	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/prompt"
 	"github.com/flexrec/flexrec/rank"
+	"github.com/flexrec/flexrec/rollout"
 )
 
 // LLMConfig configures the llm ranker.
@@ -78,15 +79,11 @@ func (r *llmRanker) RankTrace(ctx context.Context, ep *prompt.Episode) ([]int, T
 		return nil, Trace{}, fmt.Errorf("eval: ranker %s: episode %q: %w", r.cfg.Name, ep.ID, err)
 	}
 	start := time.Now()
-	resp, err := r.cfg.Backend.Sample(ctx, r.request(ep, rendered, seed))
+	d, err := rollout.Draw(ctx, r.cfg.Backend, ep, rendered, r.request(), seed, false)
 	if err != nil {
 		return nil, Trace{}, fmt.Errorf("eval: ranker %s: model %s: episode %q: %w", r.cfg.Name, r.cfg.Model, ep.ID, err)
 	}
-	if len(resp.Samples) == 0 {
-		return nil, Trace{}, fmt.Errorf("eval: ranker %s: model %s: episode %q: no sample", r.cfg.Name, r.cfg.Model, ep.ID)
-	}
-	smp := &resp.Samples[0]
-	res := rank.ParseSample(smp, shortIDs(rendered))
+	smp, res := d.Sample, d.Result
 	// Parse already completed the order in prompt order; Repair makes the
 	// policy explicit and cannot fail for a Result made by Parse.
 	if err := rank.Repair(res, rank.PromptOrder, nil); err != nil {
@@ -110,29 +107,11 @@ func (r *llmRanker) RankTrace(ctx context.Context, ep *prompt.Episode) ([]int, T
 	return ranking, tr, nil
 }
 
-// request builds the backend request of one rendered prompt.
-func (r *llmRanker) request(ep *prompt.Episode, rendered *prompt.Rendered, seed int64) *llm.Request {
+// request is the template of the ranker's requests (see rollout.Draw).
+func (r *llmRanker) request() llm.Request {
 	temp := 0.0
 	if r.cfg.Temperature != nil {
 		temp = *r.cfg.Temperature
 	}
-	req := &llm.Request{
-		Model: r.cfg.Model, N: 1, Temperature: &temp, Seed: &seed, MaxTokens: r.cfg.MaxTokens,
-		Subject: &llm.Subject{Episode: ep, Order: rendered.Order},
-	}
-	for _, m := range rendered.Messages {
-		req.Messages = append(req.Messages, llm.Message{Role: m.Role, Content: m.Content})
-	}
-	return req
-}
-
-// shortIDs returns the closed set as the model saw it: "1".."N" with the
-// shown titles.
-func shortIDs(r *prompt.Rendered) []rank.Candidate {
-	ids := r.IDs()
-	cands := make([]rank.Candidate, len(ids))
-	for k, id := range ids {
-		cands[k] = rank.Candidate{ID: id, Title: r.Titles[k]}
-	}
-	return cands
+	return llm.Request{Model: r.cfg.Model, Temperature: &temp, MaxTokens: r.cfg.MaxTokens}
 }

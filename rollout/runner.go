@@ -81,19 +81,11 @@ func (r *Runner) sample(ctx context.Context, ep *prompt.Episode, need *prompt.Ne
 	if err != nil {
 		return err
 	}
-	resp, err := r.backend.Sample(ctx, r.request(ep, rendered, seed))
+	d, err := Draw(ctx, r.backend, ep, rendered, r.request(), seed, r.cfg.Schema)
 	if err != nil {
 		return fmt.Errorf("rollout: episode %q rollout %d: %w", ep.ID, i, err)
 	}
-	if len(resp.Samples) == 0 {
-		return fmt.Errorf("rollout: episode %q rollout %d: backend returned no sample", ep.ID, i)
-	}
-	smp := &resp.Samples[0]
-	cands := make([]rank.Candidate, len(rendered.Order))
-	for k := range cands {
-		cands[k] = rank.Candidate{ID: strconv.Itoa(k + 1), Title: rendered.Titles[k]}
-	}
-	res := rank.ParseSample(smp, cands)
+	resp, smp, res := d.Response, d.Sample, d.Result
 	if err := rank.Repair(res, r.cfg.Repair, r.repairScores(ep, rendered)); err != nil {
 		return fmt.Errorf("rollout: episode %q rollout %d: %w", ep.ID, i, err)
 	}
@@ -110,22 +102,13 @@ func (r *Runner) sample(ctx context.Context, ep *prompt.Episode, need *prompt.Ne
 	return nil
 }
 
-func (r *Runner) request(ep *prompt.Episode, rendered *prompt.Rendered, seed int64) *llm.Request {
-	msgs := make([]llm.Message, len(rendered.Messages))
-	for k, m := range rendered.Messages {
-		msgs[k] = llm.Message{Role: m.Role, Content: m.Content}
-	}
+// request is the template of every rollout's request (see Draw).
+func (r *Runner) request() llm.Request {
 	temp := r.cfg.Temperature
-	req := &llm.Request{
-		Model: r.cfg.Model, Messages: msgs, N: 1, Temperature: &temp, TopP: r.cfg.TopP,
-		Seed: &seed, MaxTokens: r.cfg.MaxTokens, Logprobs: true, TopLogprobs: r.cfg.TopLogprobs,
-		AllowMissingLogprobs: r.cfg.AllowMissingLogprobs,
-		Subject:              &llm.Subject{Episode: ep, Order: rendered.Order},
+	return llm.Request{
+		Model: r.cfg.Model, Temperature: &temp, TopP: r.cfg.TopP, MaxTokens: r.cfg.MaxTokens,
+		Logprobs: true, TopLogprobs: r.cfg.TopLogprobs, AllowMissingLogprobs: r.cfg.AllowMissingLogprobs,
 	}
-	if r.cfg.Schema {
-		req.JSONSchema = rendered.JSONSchema()
-	}
-	return req
 }
 
 // repairScores orders the score repair by the critic's predicted

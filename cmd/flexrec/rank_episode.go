@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"golang.org/x/sync/errgroup"
 
@@ -15,7 +14,7 @@ import (
 
 // rankConfig is how `flexrec rank` samples one episode.
 type rankConfig struct {
-	request llm.Request // template: Messages, N, Seed and JSONSchema set per sample
+	request llm.Request // template: rollout.Draw sets Messages, N, Seed and JSONSchema per sample
 	prompt  prompt.Options
 	samples int
 	seed    int64
@@ -88,27 +87,11 @@ func rankOne(ctx context.Context, b llm.Backend, ep *prompt.Episode, need *promp
 	if err != nil {
 		return err
 	}
-	req := cfg.request
-	req.N, req.Seed, req.Messages = 1, &seed, make([]llm.Message, len(r.Messages))
-	for k, m := range r.Messages {
-		req.Messages[k] = llm.Message{Role: m.Role, Content: m.Content}
-	}
-	if cfg.schema {
-		req.JSONSchema = r.JSONSchema()
-	}
-	resp, err := b.Sample(ctx, &req)
+	d, err := rollout.Draw(ctx, b, ep, r, cfg.request, seed, cfg.schema)
 	if err != nil {
 		return fmt.Errorf("rank: episode %q sample %d: %w", ep.ID, i, err)
 	}
-	if len(resp.Samples) == 0 {
-		return fmt.Errorf("rank: episode %q sample %d: the backend returned no sample", ep.ID, i)
-	}
-	smp := &resp.Samples[0]
-	cands := make([]rank.Candidate, len(r.Order))
-	for k := range cands {
-		cands[k] = rank.Candidate{ID: strconv.Itoa(k + 1), Title: r.Titles[k]}
-	}
-	parsed := rank.ParseSample(smp, cands)
+	resp, smp, parsed := d.Response, d.Sample, d.Result
 	if err := rank.Repair(parsed, cfg.policy, popularity(ep, r)); err != nil {
 		return fmt.Errorf("rank: episode %q sample %d: %w", ep.ID, i, err)
 	}
