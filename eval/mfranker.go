@@ -16,11 +16,7 @@ import (
 // from the training data gets the model's fallback (see mf.Model.Score).
 // It returns mf's errors (an invalid cfg, no data, ctx cancelled) wrapped.
 func NewMF(ctx context.Context, train []dataset.Interaction, cfg mf.Config, seed int64) (Ranker, error) {
-	ratings := make([]mf.Rating, len(train))
-	for k, in := range train {
-		ratings[k] = mf.Rating{User: in.User, Item: in.Item, Value: in.Value}
-	}
-	model, err := mf.Train(ctx, ratings, cfg)
+	model, err := mf.Train(ctx, dataset.Ratings(train), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("eval: train mf ranker on %d interactions: %w", len(train), err)
 	}

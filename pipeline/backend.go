@@ -111,11 +111,7 @@ func OpenServer(bc BackendConfig, log *slog.Logger) (llm.Backend, error) {
 // trainPolicyModel fits the builtin policy's scores: BPR on the training
 // interactions (never the held-out feedback).
 func trainPolicyModel(ctx context.Context, train []dataset.Interaction) (*mf.Model, error) {
-	ratings := make([]mf.Rating, len(train))
-	for i, in := range train {
-		ratings[i] = mf.Rating{User: in.User, Item: in.Item, Value: in.Value}
-	}
-	model, err := mf.Train(ctx, ratings, mf.DefaultBPRConfig())
+	model, err := mf.Train(ctx, dataset.Ratings(train), mf.DefaultBPRConfig())
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: train the builtin policy: %w", err)
 	}

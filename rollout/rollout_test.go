@@ -47,10 +47,7 @@ func testEpisodes(t testing.TB) ([]prompt.Episode, *mf.Model) {
 			fixture.err = err
 			return
 		}
-		ratings := make([]mf.Rating, len(split.Train))
-		for i, in := range split.Train {
-			ratings[i] = mf.Rating{User: in.User, Item: in.Item, Value: in.Value}
-		}
+		ratings := dataset.Ratings(split.Train)
 		mcfg := mf.DefaultConfig()
 		mcfg.Epochs = 5
 		fixture.eps = split.Episodes

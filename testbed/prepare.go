@@ -124,10 +124,7 @@ func heldOutUser(seed int64, user string, frac float64) bool {
 // featureModels trains the affinity (BPR) and rating (ALS) models on the
 // training interactions.
 func featureModels(ctx context.Context, train []dataset.Interaction, cfg Config) (Scorer, Scorer, error) {
-	ratings := make([]mf.Rating, len(train))
-	for k, in := range train {
-		ratings[k] = mf.Rating{User: in.User, Item: in.Item, Value: in.Value}
-	}
+	ratings := dataset.Ratings(train)
 	aff, err := mf.Train(ctx, ratings, cfg.Affinity)
 	if err != nil {
 		return nil, nil, fmt.Errorf("testbed: affinity model: %w", err)

@@ -13,6 +13,8 @@
 // BuildConfig give byte-identical episode files (WriteEpisodes).
 package dataset
 
+import "github.com/flexrec/flexrec/mf"
+
 import (
 	"fmt"
 	"strconv"
@@ -176,4 +178,14 @@ func cmpInt(x, y int64) int {
 		return 1
 	}
 	return 0
+}
+
+// Ratings returns interactions as the (user, item, value) triples that
+// package mf trains on, in the same order.
+func Ratings(ins []Interaction) []mf.Rating {
+	out := make([]mf.Rating, len(ins))
+	for i, in := range ins {
+		out[i] = mf.Rating{User: in.User, Item: in.Item, Value: in.Value}
+	}
+	return out
 }

@@ -1,51 +1,33 @@
 package critic
 
 import (
-	"bufio"
 	"context"
 	"math/rand/v2"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/flexrec/flexrec/eval/dataset"
 	"github.com/flexrec/flexrec/mf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-const mlRatings = "../../../shared/data/ml-latest-small/ratings.csv"
-
-// sparseML reads ml-latest-small and keeps a seeded 10% of the ratings as
-// observed; the other 90% are the held-out pairs. It skips when the data
-// set is absent or under -short.
+// sparseML loads the embedded ml-latest-small and keeps a seeded 10% of
+// the ratings as observed; the other 90% are the held-out pairs. It skips
+// under -short.
 func sparseML(tb testing.TB) (observed, heldOut []mf.Rating) {
 	if testing.Short() {
 		tb.Skip("ml-latest-small calibration skipped in -short mode")
 	}
-	f, err := os.Open(mlRatings)
-	if err != nil {
-		tb.Skipf("ml-latest-small not available: %v", err)
-	}
-	defer f.Close()
+	ds, err := dataset.Load(context.Background(), dataset.BuiltinMLLatestSmall)
+	require.NoError(tb, err)
 	rng := rand.New(rand.NewPCG(2026, 10))
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		if line == 1 {
-			continue
-		}
-		fs := strings.Split(sc.Text(), ",")
-		require.Len(tb, fs, 4, "%s:%d", mlRatings, line)
-		v, err := strconv.ParseFloat(fs[2], 64)
-		require.NoError(tb, err, "%s:%d", mlRatings, line)
-		r := mf.Rating{User: fs[0], Item: fs[1], Value: v}
+	for _, r := range dataset.Ratings(ds.Interactions) {
 		if rng.Float64() < 0.1 {
 			observed = append(observed, r)
 		} else {
 			heldOut = append(heldOut, r)
 		}
 	}
-	require.NoError(tb, sc.Err())
 	return observed, heldOut
 }
 
