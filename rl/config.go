@@ -71,16 +71,20 @@ type Config struct {
 	// FormatPenalty is subtracted from the list reward in proportion to the
 	// fraction of repaired positions (see Penalized), >= 0. Default 0.
 	FormatPenalty float64 `json:"format_penalty"`
+	// RepairedTail is how repaired items enter the rewards: TailCounted
+	// (the default, also for ""), TailExcluded or TailZero.
+	RepairedTail RepairedTail `json:"repaired_tail"`
 }
 
 // DefaultConfig returns the defaults of method.md: whole-list NDCG, causal
 // swap, item level, per-position normalisation, propagated uncertainty
-// with mean-one scaling, sequence advantage on other tokens, no penalty.
+// with mean-one scaling, sequence advantage on other tokens, no penalty,
+// repaired items counted.
 func DefaultConfig() Config {
 	return Config{
 		ItemReward: CausalSwap, Level: LevelItem, Normalize: PerPosition,
 		Delta: 1e-4, Uncertainty: Propagated, Eps: 1e-3, Scaling: MeanOne,
-		ClampMin: 0.2, ClampMax: 5, OtherTokens: OtherSequence,
+		ClampMin: 0.2, ClampMax: 5, OtherTokens: OtherSequence, RepairedTail: TailCounted,
 	}
 }
 
@@ -107,6 +111,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := ParseItemReward(string(c.ItemReward)); err != nil {
 		return fmt.Errorf("rl: config item_reward: %w", err)
+	}
+	if _, err := ParseRepairedTail(string(c.RepairedTail)); err != nil {
+		return fmt.Errorf("rl: config repaired_tail: %w", err)
 	}
 	return checkScaling(c.Scaling, c.ClampMin, c.ClampMax)
 }

@@ -36,6 +36,7 @@ type Group struct {
 	ivar, conf []float64 // G×K item variances and per-item scales
 	skip       []bool    // G×K repaired flags
 	row        []float64 // scratch of length K
+	gen        []int     // scratch: the generated items of one rollout (TailExcluded)
 }
 
 // NewGroup returns a Group for cfg, or cfg's validation error.
@@ -52,6 +53,12 @@ func NewGroup(cfg Config) (*Group, error) {
 //
 //   - R_i = Penalized(NDCG_i, repaired_i, K, FormatPenalty);
 //   - r_{i,k}, the item rewards under cfg.ItemReward;
+//   - under cfg.RepairedTail: TailCounted scores each permutation as
+//     given; TailExcluded scores only the generated items, compacted as a
+//     partial list (NDCG_i, r_{i,k}, u_i and the item variances of that
+//     list; repaired positions get r = 0); TailZero sets NDCG_i and every
+//     r_{i,k} of a rollout with any repair to 0 (and its u_i and item
+//     variances too);
 //   - u_i (cfg.Uncertainty) and c_i = ScalesInto(u, Eps, Scaling); all 1
 //     under NoUncertainty or nil variances;
 //   - the sequence advantages GRPO(R)_i · c_i;
@@ -129,13 +136,10 @@ func fill(dst []float64, n int, v float64) []float64 {
 }
 
 // scoreRollout fills R_i, u_i, the item rewards, their variances (PerItem)
-// and the repaired flags of rollout i.
+// and the repaired flags of rollout i, under cfg.RepairedTail.
 func (gr *Group) scoreRollout(i int, r Rollout, variances []float64) error {
 	cfg, k := &gr.cfg, gr.k
-	row := gr.item[i*k : (i+1)*k]
-	if _, err := gr.sc.ItemRewardsInto(row, r.Permutation, cfg.ItemReward); err != nil {
-		return fmt.Errorf("rl: rollout %d: %w", i, err)
-	}
+	row, ivar := gr.item[i*k:(i+1)*k], gr.ivar[i*k:(i+1)*k]
 	repaired := 0
 	skip := gr.skip[i*k : (i+1)*k]
 	for p := range skip {
@@ -144,13 +148,57 @@ func (gr *Group) scoreRollout(i int, r Rollout, variances []float64) error {
 			repaired++
 		}
 	}
-	gr.reward[i] = Penalized(gr.sc.listReward(r.Permutation), repaired, k, cfg.FormatPenalty)
-	gr.u[i] = gr.sc.variance(r.Permutation, variances, cfg.Uncertainty)
-	if cfg.PerItem && variances != nil && cfg.Uncertainty != NoUncertainty {
-		_, err := gr.sc.ItemVariancesInto(gr.ivar[i*k:(i+1)*k], r.Permutation, variances, cfg.ItemReward)
-		return err
+	if err := gr.sc.check(r.Permutation); err != nil {
+		return fmt.Errorf("rl: rollout %d: %w", i, err)
+	}
+	perm := r.Permutation
+	switch {
+	case repaired > 0 && cfg.RepairedTail == TailZero:
+		gr.reward[i] = Penalized(0, repaired, k, cfg.FormatPenalty)
+		return nil // row, u_i and ivar stay 0
+	case repaired > 0 && cfg.RepairedTail == TailExcluded:
+		gr.gen = gr.gen[:0]
+		for p, item := range perm {
+			if !skip[p] {
+				gr.gen = append(gr.gen, item)
+			}
+		}
+		perm = gr.gen
+		if len(perm) == 0 {
+			gr.reward[i] = Penalized(0, repaired, k, cfg.FormatPenalty)
+			return nil
+		}
+	}
+	gr.reward[i] = Penalized(gr.sc.listReward(perm), repaired, k, cfg.FormatPenalty)
+	gr.u[i] = gr.sc.variance(perm, variances, cfg.Uncertainty)
+	perItem := cfg.PerItem && variances != nil && cfg.Uncertainty != NoUncertainty
+	// check has passed for the full permutation, so a compacted one (a
+	// subset of it) is valid too and these calls cannot fail.
+	gr.row, _ = gr.sc.ItemRewardsInto(gr.row, perm, cfg.ItemReward)
+	gr.scatter(row, gr.row, skip, len(perm) < k)
+	if perItem {
+		gr.row, _ = gr.sc.ItemVariancesInto(gr.row, perm, variances, cfg.ItemReward)
+		gr.scatter(ivar, gr.row, skip, len(perm) < k)
 	}
 	return nil
+}
+
+// scatter copies src into dst: position by position, or, when compacted,
+// src's entries into the positions skip leaves free, in order, and 0 into
+// the others.
+func (gr *Group) scatter(dst, src []float64, skip []bool, compacted bool) {
+	if !compacted {
+		copy(dst, src)
+		return
+	}
+	t := 0
+	for p := range dst {
+		dst[p] = 0
+		if !skip[p] {
+			dst[p] = src[t]
+			t++
+		}
+	}
 }
 
 // itemAdvantages standardises the item rewards and applies the scales.
