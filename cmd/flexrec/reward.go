@@ -12,8 +12,7 @@ import (
 )
 
 type rewardOptions struct {
-	itemReward  string
-	uncertainty string
+	rl rlFlags
 }
 
 func newRewardCmd(s io3) *cobra.Command {
@@ -42,9 +41,19 @@ Item rewards: causal-swap (default; mean loss when swapping with each later
 position), independent (g_k d_k / IDCG), noncausal-swap (swaps with every
 other position), rank-level (DCG from k to the end / IDCG).
 
+A line may carry "repaired":[...] (per position, true for items the parser
+appended); --repaired-tail and --format-penalty then apply. A line with
+"rollouts":[{"permutation":[...],"repaired":[...],"spans":[{"first":F,
+"last":L,"generated":true},...],"tokens":T},...] is a whole group of one
+episode: it prints {"rewards", "u", "scales", "sequence_advantages",
+"item_rewards", "item_advantages", "token_advantages"} under every switch
+below (level, normalisation, uncertainty and scaling, per-item scaling,
+other-token rule, format penalty, repaired tail).
+
 Examples:
   echo '{"gains":[3,2,1],"permutation":[2,0,1]}' | flexrec reward
-  flexrec reward --item-reward rank-level --uncertainty sum rollouts.jsonl`,
+  flexrec reward --item-reward rank-level --uncertainty sum rollouts.jsonl
+  echo '{"gains":[3,2,1],"rollouts":[{"permutation":[0,1,2]},{"permutation":[2,1,0],"repaired":[false,true,true]}]}' | flexrec reward --normalize pooled --repaired-tail zero`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReward(cmd.Context(), o, args, s)
@@ -54,26 +63,13 @@ Examples:
 	return c
 }
 
-func (o *rewardOptions) addFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.itemReward, "item-reward", string(rl.CausalSwap), "causal-swap, independent, noncausal-swap or rank-level")
-	f.StringVar(&o.uncertainty, "uncertainty", string(rl.Propagated), "u: propagated (Σ (d_p/IDCG)² σ²) or sum (Σ σ² within the cutoff)")
-}
+func (o *rewardOptions) addFlags(f *pflag.FlagSet) { o.rl.addFlags(f, "") }
 
-// verify turns the flags into the rl types.
-func (o *rewardOptions) verify() (rl.ItemReward, rl.Uncertainty, error) {
-	kind, err := rl.ParseItemReward(o.itemReward)
-	if err != nil {
-		return "", "", usagef("--item-reward: %v", err)
-	}
-	unc := rl.Uncertainty(o.uncertainty)
-	if unc != rl.Propagated && unc != rl.PlainSum {
-		return "", "", usagef("--uncertainty %q: want propagated or sum", o.uncertainty)
-	}
-	return kind, unc, nil
-}
+// verify turns the flags into an rl.Config.
+func (o *rewardOptions) verify() (rl.Config, error) { return o.rl.config("") }
 
 func runReward(ctx context.Context, o *rewardOptions, args []string, s io3) error {
-	kind, unc, err := o.verify()
+	cfg, err := o.verify()
 	if err != nil {
 		return err
 	}
@@ -86,5 +82,5 @@ func runReward(ctx context.Context, o *rewardOptions, args []string, s io3) erro
 		defer f.Close()
 		in, name = f, args[0]
 	}
-	return rl.RewardStream(ctx, in, s.out, name, kind, unc)
+	return rl.RewardStreamConfig(ctx, in, s.out, name, cfg)
 }

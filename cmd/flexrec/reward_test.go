@@ -71,3 +71,46 @@ func TestRewardCommandFileAndErrors(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out, "flexrec reward --item-reward")
 }
+
+func TestRewardCommandSwitches(t *testing.T) {
+	d2 := 1 / math.Log2(3)
+	idcg := 3 + 2*d2 + 0.5
+	line := `{"gains":[3,2,1],"permutation":[1,2,0],"repaired":[false,false,true]}` + "\n"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want float64
+	}{
+		{"counted by default", nil, (2 + 1*d2 + 3*0.5) / idcg},
+		{"excluded", []string{"--repaired-tail", "excluded"}, (2 + 1*d2) / idcg},
+		{"zero with a penalty", []string{"--repaired-tail", "zero", "--format-penalty", "0.3"}, -0.3 / 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := runCLI(t, line, append([]string{"reward"}, tc.args...)...)
+			require.Equal(t, 0, code, "stderr: %s", stderr)
+			var got struct {
+				ListReward float64 `json:"list_reward"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(out), &got))
+			assert.InDelta(t, tc.want, got.ListReward, 1e-12, "list_reward")
+		})
+	}
+	group := `{"gains":[3,2,1],"rollouts":[{"permutation":[0,1,2]},{"permutation":[2,1,0],"repaired":[false,true,true]}]}` + "\n"
+	code, out, stderr := runCLI(t, group, "reward", "--repaired-tail", "zero", "--level", "sequence")
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	var got struct {
+		Rewards []float64   `json:"rewards"`
+		Seq     []float64   `json:"sequence_advantages"`
+		Items   [][]float64 `json:"item_advantages"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.InDeltaSlice(t, []float64{1, 0}, got.Rewards, 1e-12, "rewards: the repaired rollout scores 0")
+	a := 0.5 / (1/math.Sqrt2 + 1e-4)
+	assert.InDeltaSlice(t, []float64{a, -a}, got.Seq, 1e-12, "GRPO advantages")
+	assert.InDeltaSlice(t, []float64{-a, 0, 0}, got.Items[1], 1e-12, "sequence level: generated items get A_i, repaired 0")
+
+	for _, bad := range [][]string{{"--normalize", "global"}, {"--repaired-tail", "drop"}, {"--delta", "0"}} {
+		code, _, stderr := runCLI(t, "", append([]string{"reward"}, bad...)...)
+		assert.Equal(t, 2, code, "reward %v is a usage error: %s", bad, stderr)
+	}
+}

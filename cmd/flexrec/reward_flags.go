@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/flexrec/flexrec/rl"
+)
+
+// rlFlags are the method switches of rl.Config (method.md §3–5) as flags,
+// declared once for every command that computes rewards or advantages:
+// `flexrec reward` and `flexrec testbed` use them today; `flexrec run` and
+// `flexrec rollout` can reuse them (addFlags with a prefix, then config).
+// Their defaults are rl.DefaultConfig's.
+type rlFlags struct {
+	itemReward, level, normalize string
+	uncertainty, scaling         string
+	otherTokens, repairedTail    string
+	cutoff                       int
+	delta, eps                   float64
+	clampMin, clampMax           float64
+	perItem                      bool
+	formatPenalty                float64
+}
+
+// addFlags declares the switches on f, each name prefixed with prefix
+// (e.g. "" or "rl-"); skip names switches the command sets otherwise.
+func (o *rlFlags) addFlags(f *pflag.FlagSet, prefix string, skip ...string) {
+	d := rl.DefaultConfig()
+	skipped := map[string]bool{}
+	for _, s := range skip {
+		skipped[s] = true
+	}
+	str := func(p *string, name, def, usage string) {
+		*p = def
+		if !skipped[name] {
+			f.StringVar(p, prefix+name, def, usage)
+		}
+	}
+	num := func(p *float64, name string, def float64, usage string) {
+		*p = def
+		if !skipped[name] {
+			f.Float64Var(p, prefix+name, def, usage)
+		}
+	}
+	str(&o.itemReward, "item-reward", string(d.ItemReward), "item reward: causal-swap, independent, noncausal-swap or rank-level")
+	str(&o.level, "level", d.Level, "advantage level: item (FlexRec) or sequence (GRPO)")
+	str(&o.normalize, "normalize", d.Normalize, "item reward normalisation across the group: position (per position) or pooled")
+	str(&o.uncertainty, "uncertainty", string(d.Uncertainty), "rollout uncertainty u: propagated (Σ (d_p/IDCG)² σ²), sum (Σ σ² within the cutoff) or none")
+	str(&o.scaling, "scaling", string(d.Scaling), "scales c = 1/(u+eps): mean (renormalised to mean 1), clamp (then clamped) or none")
+	str(&o.otherTokens, "other-tokens", d.OtherTokens, "tokens outside item spans get: sequence (the sequence advantage) or zero")
+	str(&o.repairedTail, "repaired-tail", string(d.RepairedTail), "repaired items: counted, excluded (from the list reward and the swaps) or zero (reward 0 on any repair, Rank-GRPO style)")
+	num(&o.delta, "delta", d.Delta, "added to the std in every group normalisation, > 0")
+	num(&o.eps, "eps", d.Eps, "eps of c = 1/(u+eps), > 0")
+	num(&o.clampMin, "clamp-min", d.ClampMin, "lower bound of the scales under --scaling clamp")
+	num(&o.clampMax, "clamp-max", d.ClampMax, "upper bound of the scales under --scaling clamp")
+	num(&o.formatPenalty, "format-penalty", d.FormatPenalty, "list reward penalty per repaired share of positions, >= 0")
+	if !skipped["per-item"] {
+		f.BoolVar(&o.perItem, prefix+"per-item", d.PerItem, "scale each item advantage by its own reward variance instead of the rollout's")
+	}
+	if !skipped["cutoff"] {
+		f.IntVar(&o.cutoff, prefix+"cutoff", d.Cutoff, "NDCG cutoff of the rewards (0: the whole list)")
+	}
+}
+
+// config turns the flags into an rl.Config, naming the first bad flag in a
+// usage error.
+func (o *rlFlags) config(prefix string) (rl.Config, error) {
+	c := rl.DefaultConfig()
+	c.Cutoff, c.Delta, c.Eps, c.ClampMin, c.ClampMax = o.cutoff, o.delta, o.eps, o.clampMin, o.clampMax
+	c.PerItem, c.FormatPenalty = o.perItem, o.formatPenalty
+	var err error
+	bad := func(name string, err error) error { return usagef("--%s%s: %v", prefix, name, err) }
+	if c.ItemReward, err = rl.ParseItemReward(o.itemReward); err != nil {
+		return c, bad("item-reward", err)
+	}
+	if c.Level, err = rl.ParseLevel(o.level); err != nil {
+		return c, bad("level", err)
+	}
+	if c.Normalize, err = rl.ParseNormalize(o.normalize); err != nil {
+		return c, bad("normalize", err)
+	}
+	if c.Uncertainty, err = rl.ParseUncertainty(o.uncertainty); err != nil {
+		return c, bad("uncertainty", err)
+	}
+	if c.Scaling, err = rl.ParseScaling(o.scaling); err != nil {
+		return c, bad("scaling", err)
+	}
+	if c.OtherTokens, err = rl.ParseOtherTokens(o.otherTokens); err != nil {
+		return c, bad("other-tokens", err)
+	}
+	if c.RepairedTail, err = rl.ParseRepairedTail(o.repairedTail); err != nil {
+		return c, bad("repaired-tail", err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, usagef("%v", fmt.Errorf("rl switches: %w", err))
+	}
+	return c, nil
+}
