@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
 	"net/http"
@@ -18,8 +17,6 @@ import (
 
 	"github.com/flexrec/flexrec/eval"
 )
-
-var updateEval = flag.Bool("update-eval", false, "rewrite eval's golden files in ../../eval/testdata/")
 
 // evalFixture holds four interest and four explore episodes of
 // ml-latest-small (N = 10, H = 8), written by `flexrec episodes`.
@@ -44,11 +41,11 @@ func TestEvalEpisodesJSONGolden(t *testing.T) {
 	got, err := json.MarshalIndent(&rep, "", "  ")
 	require.NoError(t, err)
 	path := "../../eval/testdata/cmd_eval_episodes.json"
-	if *updateEval {
+	if *update {
 		require.NoError(t, os.WriteFile(path, append(got, '\n'), 0o644))
 	}
 	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run go test ./cmd/flexrec -run EvalEpisodes -update-eval to create %s", path)
+	require.NoError(t, err, "run go test ./cmd/flexrec -run EvalEpisodes -update to create %s", path)
 	assert.JSONEq(t, string(want), string(got), "eval report differs from %s", path)
 	oracle, ok := rep.Row("oracle", "explore")
 	require.True(t, ok, "report has oracle on explore")
