@@ -16,7 +16,9 @@ const module = "github.com/flexrec/flexrec"
 
 // layers is the project's one-way flow: a package may import only packages
 // of earlier layers (or of its own layer where noted by sharing an index).
-// dataset → episodes → prompt → llm → rank → rl → export / eval.
+// prompt, mf → eval/dataset → llm → rank → rl → rollout → export / eval /
+// testbed → pipeline → cmd/flexrec (docs/development.md; .golangci.yml's
+// depguard rules state the same edges).
 var layers = map[string]int{
 	"":                    0, // the root package: embedded assets only
 	"internal/atomicfile": 0,
@@ -53,7 +55,7 @@ func layerOf(pkg string) (string, int, bool) {
 	}
 }
 
-// TestLayering enforces the one-way flow of DEVELOPERS.md over the real
+// TestLayering enforces the one-way flow of docs/development.md over the real
 // import graph, as restic's depguard rules do.
 func TestLayering(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json=ImportPath,Imports", "./...").Output()

@@ -47,8 +47,8 @@ func golden(t *testing.T, name string, got []byte) {
 		require.NoError(t, os.WriteFile(path, got, 0o644))
 	}
 	want, err := os.ReadFile(path)
-	require.NoError(t, err, "golden file %s (run go test -update to create it)", path)
-	assert.Equal(t, string(want), string(got), "output differs from %s (review, then go test -update)", path)
+	require.NoError(t, err, "golden file %s (run go test ./eval -update to create it)", path)
+	assert.Equal(t, string(want), string(got), "output differs from %s (review, then go test ./eval -update)", path)
 }
 
 func TestWriteMarkdownGolden(t *testing.T) {
