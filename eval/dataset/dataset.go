@@ -122,6 +122,22 @@ type Dataset struct {
 	// file order stands for time, and the temporal split and the trend need
 	// are unavailable.
 	HasTime bool `json:"has_time"`
+	// InvalidUTF8 lists the files in which the loader replaced invalid
+	// UTF-8 with U+FFFD, in reading order; nil when every file was valid
+	// UTF-8 (Latin-1 files are decoded, never repaired). Warnings gives the
+	// same as lines to print.
+	InvalidUTF8 []FileRepair `json:"invalid_utf8,omitempty"`
+}
+
+// Warnings returns one line per repair the loader made to the files' bytes
+// (see InvalidUTF8), for the caller to print or log; nil when there were
+// none.
+func (d *Dataset) Warnings() []string {
+	var out []string
+	for _, r := range d.InvalidUTF8 {
+		out = append(out, r.String())
+	}
+	return out
 }
 
 // Item returns the catalogue item with the given id.

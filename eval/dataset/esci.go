@@ -17,7 +17,7 @@ const esciLabels = "ESCI"
 // always carry the same query text.
 func loadESCI(ctx context.Context, src source, ds *Dataset) error {
 	ds.LikeAt, ds.HasTime = 1, false
-	err := withFile(src, "products.csv", func(r io.Reader, file string) error {
+	err := withFile(src, ds, "products.csv", func(r io.Reader, file string) error {
 		t, err := newTable(r, file, "product_id", "product_title")
 		if err != nil {
 			return fmt.Errorf("dataset: load items %w", err)
@@ -30,10 +30,13 @@ func loadESCI(ctx context.Context, src source, ds *Dataset) error {
 			return ds.addItem(Item{ID: id, Title: cleanText(t.get(rec, "product_title"))})
 		})
 	})
+	if err == nil {
+		err = needItems(src, ds, "products.csv")
+	}
 	if err != nil {
 		return err
 	}
-	return withFile(src, "examples.csv", func(r io.Reader, file string) error {
+	return withFile(src, ds, "examples.csv", func(r io.Reader, file string) error {
 		t, err := newTable(r, file, "query_id", "query", "product_id", "esci_label")
 		if err != nil {
 			return fmt.Errorf("dataset: load judgements %w", err)

@@ -14,11 +14,12 @@ import (
 // {"id","title","categories"} object a line) and interactions.csv (header
 // user,item,value,time; time may be empty) or interactions.jsonl (one
 // {"user","item","value","time"} object a line). Ids are strings; value is
-// any finite number >= 0; time is Unix seconds, 0 or absent when unknown.
+// any finite number >= 0; time is whole Unix seconds (a fraction is an
+// error), 0, null or absent when unknown.
 // The dataset has times only when every interaction has one.
 func loadGeneric(ctx context.Context, src source, ds *Dataset) error {
 	ds.LikeAt = 4
-	err := withFile(src, "items.jsonl", func(r io.Reader, file string) error {
+	err := withFile(src, ds, "items.jsonl", func(r io.Reader, file string) error {
 		return eachLine(ctx, r, func(line int, s string) error {
 			if strings.TrimSpace(s) == "" {
 				return nil
@@ -32,17 +33,21 @@ func loadGeneric(ctx context.Context, src source, ds *Dataset) error {
 	if err != nil {
 		return err
 	}
-	if src.has("interactions.csv") {
-		err = withFile(src, "interactions.csv", func(r io.Reader, file string) error {
-			return readGenericCSV(ctx, r, file, ds)
-		})
-	} else {
-		err = withFile(src, "interactions.jsonl", func(r io.Reader, file string) error {
-			return readGenericJSONL(ctx, r, file, ds)
-		})
+	if len(ds.Items) == 0 {
+		return fmt.Errorf("dataset: load items %s: %w", src.path("items.jsonl"), ErrEmptyFile)
 	}
+	file, read := "interactions.csv", readGenericCSV
+	if !src.has(file) {
+		file, read = "interactions.jsonl", readGenericJSONL
+	}
+	err = withFile(src, ds, file, func(r io.Reader, display string) error {
+		return read(ctx, r, display, ds)
+	})
 	if err != nil {
 		return err
+	}
+	if len(ds.Interactions) == 0 {
+		return fmt.Errorf("dataset: load interactions %s: %w", src.path(file), ErrEmptyFile)
 	}
 	ds.HasTime = len(ds.Interactions) > 0
 	for _, in := range ds.Interactions {
@@ -92,10 +97,10 @@ func readGenericCSV(ctx context.Context, r io.Reader, file string, ds *Dataset) 
 // genericRow is one line of interactions.jsonl; pointers tell a missing
 // value from zero.
 type genericRow struct {
-	User  *string  `json:"user"`
-	Item  *string  `json:"item"`
-	Value *float64 `json:"value"`
-	Time  int64    `json:"time"`
+	User  *string         `json:"user"`
+	Item  *string         `json:"item"`
+	Value *float64        `json:"value"`
+	Time  json.RawMessage `json:"time"` // whole Unix seconds; see parseUnix
 }
 
 func readGenericJSONL(ctx context.Context, r io.Reader, file string, ds *Dataset) error {
@@ -113,16 +118,28 @@ func readGenericJSONL(ctx context.Context, r io.Reader, file string, ds *Dataset
 			err = fmt.Errorf("interaction needs user, item and value")
 		case *row.Value < 0 || math.IsInf(*row.Value, 0):
 			err = fmt.Errorf("value %v, want a finite number >= 0", *row.Value)
-		case row.Time < 0 || row.Time > math.MaxUint32:
-			err = fmt.Errorf("time %d, want Unix seconds in [0, 2^32)", row.Time)
 		default:
-			err = addGenericInteraction(Interaction{User: *row.User, Item: *row.Item, Value: *row.Value, Time: row.Time}, ids, ds)
+			err = addGenericRow(row, ids, ds)
 		}
 		if err != nil {
 			return fmt.Errorf("dataset: load interactions %s:%d: %w", file, line, err)
 		}
 		return nil
 	})
+}
+
+// addGenericRow checks the time of a decoded interactions.jsonl row and
+// adds it; a missing or null time is 0 (unknown).
+func addGenericRow(row genericRow, ids interner, ds *Dataset) error {
+	in := Interaction{User: *row.User, Item: *row.Item, Value: *row.Value}
+	if len(row.Time) > 0 && string(row.Time) != "null" {
+		t, err := parseUnix("time", string(row.Time))
+		if err != nil {
+			return err
+		}
+		in.Time = t
+	}
+	return addGenericInteraction(in, ids, ds)
 }
 
 func addGenericInteraction(in Interaction, ids interner, ds *Dataset) error {

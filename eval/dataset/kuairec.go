@@ -39,7 +39,7 @@ func loadKuaiRec(ctx context.Context, src source, ds *Dataset) error {
 		if !src.has(side.file) {
 			continue
 		}
-		err := withFile(src, side.file, func(r io.Reader, file string) error {
+		err := withFile(src, ds, side.file, func(r io.Reader, file string) error {
 			t, err := newTable(r, file, side.cols...)
 			if err != nil {
 				return fmt.Errorf("dataset: load items %w", err)
@@ -56,7 +56,7 @@ func loadKuaiRec(ctx context.Context, src source, ds *Dataset) error {
 		}
 	}
 	file := src.firstOf("small_matrix.csv", "big_matrix.csv")
-	return withFile(src, file, func(r io.Reader, display string) error {
+	return withFile(src, ds, file, func(r io.Reader, display string) error {
 		return readKuaiMatrix(ctx, r, display, ds)
 	})
 }
@@ -222,7 +222,7 @@ func readKuaiMatrix(ctx context.Context, r io.Reader, file string, ds *Dataset) 
 func kuaiTime(ts, date string) (int64, error) {
 	ts = strings.TrimSpace(ts)
 	if ts != "" && !strings.EqualFold(ts, "nan") {
-		return parseUnix("timestamp", ts)
+		return parseUnixFrac("timestamp", ts)
 	}
 	cst := time.FixedZone("CST", 8*3600) // China Standard Time, the zone of `date`
 	d, err := time.ParseInLocation("20060102", strings.TrimSpace(strings.TrimSuffix(date, ".0")), cst)
@@ -238,7 +238,7 @@ func kuaiTime(ts, date string) (int64, error) {
 // no time: file order stands for time.
 func loadGCDR(ctx context.Context, src source, ds *Dataset) error {
 	ds.LikeAt, ds.HasTime = 1, false
-	err := withFile(src, "item_categories.txt", func(r io.Reader, file string) error {
+	err := withFile(src, ds, "item_categories.txt", func(r io.Reader, file string) error {
 		return eachLine(ctx, r, func(line int, s string) error {
 			if s == "" {
 				return nil
@@ -249,12 +249,15 @@ func loadGCDR(ctx context.Context, src source, ds *Dataset) error {
 			return nil
 		})
 	})
+	if err == nil {
+		err = needItems(src, ds, "item_categories.txt")
+	}
 	if err != nil {
 		return err
 	}
 	ids := interner{}
 	for _, name := range []string{"valid.txt", "test.txt"} {
-		err := withFile(src, name, func(r io.Reader, file string) error {
+		err := withFile(src, ds, name, func(r io.Reader, file string) error {
 			return eachLine(ctx, r, func(line int, s string) error {
 				if err := addGCDRSequence(s, ids, ds); err != nil {
 					return fmt.Errorf("dataset: load interactions %s:%d: %w", file, line, err)

@@ -31,7 +31,7 @@ func movieLens(ds *Dataset) {
 // flags) and u.data (user TAB item TAB rating TAB time).
 func loadML100K(ctx context.Context, src source, ds *Dataset) error {
 	movieLens(ds)
-	err := withFile(src, "u.item", func(r io.Reader, file string) error {
+	err := withRawFile(src, "u.item", func(r io.Reader, file string) error {
 		return eachLine(ctx, latin1(r), func(line int, s string) error {
 			if s == "" {
 				return nil
@@ -46,10 +46,13 @@ func loadML100K(ctx context.Context, src source, ds *Dataset) error {
 			return nil
 		})
 	})
+	if err == nil {
+		err = needItems(src, ds, "u.item")
+	}
 	if err != nil {
 		return err
 	}
-	return withFile(src, "u.data", func(r io.Reader, file string) error {
+	return withFile(src, ds, "u.data", func(r io.Reader, file string) error {
 		return readSeparated(ctx, r, file, "\t", ds)
 	})
 }
@@ -129,7 +132,7 @@ func parseRating(ids interner, user, item, rating, ts string, ds *Dataset) (Inte
 // (user::item::rating::time).
 func loadML1M(ctx context.Context, src source, ds *Dataset) error {
 	movieLens(ds)
-	err := withFile(src, "movies.dat", func(r io.Reader, file string) error {
+	err := withRawFile(src, "movies.dat", func(r io.Reader, file string) error {
 		return eachLine(ctx, latin1(r), func(line int, s string) error {
 			if s == "" {
 				return nil
@@ -148,10 +151,13 @@ func loadML1M(ctx context.Context, src source, ds *Dataset) error {
 			return nil
 		})
 	})
+	if err == nil {
+		err = needItems(src, ds, "movies.dat")
+	}
 	if err != nil {
 		return err
 	}
-	return withFile(src, "ratings.dat", func(r io.Reader, file string) error {
+	return withFile(src, ds, "ratings.dat", func(r io.Reader, file string) error {
 		return readSeparated(ctx, r, file, "::", ds)
 	})
 }
@@ -179,9 +185,12 @@ func loadMLLatest(ctx context.Context, src source, ds *Dataset) error {
 		if step.file == "tags.csv" && !src.has(step.file) {
 			continue
 		}
-		err := withFile(src, step.file, func(r io.Reader, file string) error {
+		err := withFile(src, ds, step.file, func(r io.Reader, file string) error {
 			return step.fn(ctx, r, file, ds)
 		})
+		if err == nil && step.file == "movies.csv" {
+			err = needItems(src, ds, step.file)
+		}
 		if err != nil {
 			return err
 		}

@@ -117,9 +117,21 @@ func parseValue(field, s string, lo, hi float64) (float64, error) {
 	return v, nil
 }
 
-// parseUnix parses a Unix time in seconds in [0, 2^32) (up to the year
-// 2106); a fractional part is dropped.
+// parseUnix parses a Unix time in whole seconds in [0, 2^32) (up to the
+// year 2106). A fraction, an exponent or anything but digits is an error.
 func parseUnix(field, s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	t, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || t < 0 || t > math.MaxUint32 {
+		return 0, fmt.Errorf("bad %s %q: want whole Unix seconds in [0, 2^32)", field, s)
+	}
+	return t, nil
+}
+
+// parseUnixFrac parses a Unix time in seconds in [0, 2^32) that may carry
+// a fraction, as KuaiRec's timestamps do (milliseconds); the fraction is
+// dropped.
+func parseUnixFrac(field, s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	if t, err := strconv.ParseInt(s, 10, 64); err == nil && t >= 0 && t <= math.MaxUint32 {
 		return t, nil
@@ -144,8 +156,42 @@ func (in interner) get(s string) string {
 	return s
 }
 
-// withFile runs fn on the named file of src and closes it.
-func withFile(src source, file string, fn func(r io.Reader, display string) error) error {
+// withFile runs fn on the named UTF-8 text file of src and closes it. fn
+// reads the file without a leading byte-order mark and with invalid UTF-8
+// replaced by U+FFFD; the repair is recorded in ds.InvalidUTF8. A file
+// with no bytes besides a byte-order mark is an error wrapping
+// ErrEmptyFile, naming the file, before fn runs.
+func withFile(src source, ds *Dataset, file string, fn func(r io.Reader, display string) error) error {
+	return withRawFile(src, file, func(r io.Reader, display string) error {
+		t := newTextReader(r)
+		if t.empty() {
+			if t.err != nil && !errors.Is(t.err, io.EOF) {
+				return fmt.Errorf("dataset: read %s: %w", display, t.err)
+			}
+			return fmt.Errorf("dataset: load %s: %w", display, ErrEmptyFile)
+		}
+		err := fn(t, display)
+		if t.repair.Lines > 0 {
+			t.repair.File = display
+			ds.InvalidUTF8 = append(ds.InvalidUTF8, t.repair)
+		}
+		return err
+	})
+}
+
+// needItems returns an error wrapping ErrEmptyFile, naming the items file,
+// when the catalogue is still empty after reading it: an error about the
+// next file's first row would blame the wrong file.
+func needItems(src source, ds *Dataset, file string) error {
+	if len(ds.Items) > 0 {
+		return nil
+	}
+	return fmt.Errorf("dataset: load items %s: %w", src.path(file), ErrEmptyFile)
+}
+
+// withRawFile runs fn on the bytes of the named file of src, as they are,
+// and closes it: for Latin-1 files, which a decoder turns into UTF-8.
+func withRawFile(src source, file string, fn func(r io.Reader, display string) error) error {
 	f, err := src.open(file)
 	if err != nil {
 		return err

@@ -48,6 +48,9 @@ type Stats struct {
 	Labels     []LabelCount `json:"labels,omitempty"`
 	// Tags is the number of user tags.
 	Tags int `json:"tags,omitempty"`
+	// InvalidUTF8Lines is how many lines, over all files, held invalid
+	// UTF-8 that the loader replaced with U+FFFD (Dataset.InvalidUTF8).
+	InvalidUTF8Lines int `json:"invalid_utf8_lines,omitempty"`
 }
 
 // Quantiles is a five-number-plus summary of a sample; all 0 when empty.
@@ -109,6 +112,9 @@ func Summarize(ds *Dataset) Stats {
 	st.ValueCounts = valueCounts(vals)
 	st.Categories, st.TopCategories = categoryCounts(ds.Items)
 	st.Queries, st.Judgements, st.Labels = judgementCounts(ds.Judgements)
+	for _, r := range ds.InvalidUTF8 {
+		st.InvalidUTF8Lines += r.Lines
+	}
 	return st
 }
 
@@ -202,6 +208,9 @@ func (st Stats) WriteText(w io.Writer) error {
 	}
 	if st.Tags > 0 {
 		row("tags", "%d", st.Tags)
+	}
+	if st.InvalidUTF8Lines > 0 {
+		row("invalid utf-8", "%d lines repaired (bytes replaced with U+FFFD)", st.InvalidUTF8Lines)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
