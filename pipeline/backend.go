@@ -2,9 +2,12 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/flexrec/flexrec/eval/dataset"
@@ -31,6 +34,10 @@ type Opened struct {
 	Stack *llm.Stack
 	// Kind and Model name the backend in records and reports.
 	Kind, Model string
+	// server is the LLM server under the stack, for Probe; nil for the
+	// builtin policy.
+	server llm.Backend
+	log    *slog.Logger
 }
 
 // OpenBackend opens bc. The builtin policy is Plackett–Luce over a BPR
@@ -61,6 +68,9 @@ func OpenBackend(ctx context.Context, bc BackendConfig, train []dataset.Interact
 	if bc.TimeoutSeconds > 0 {
 		stackCfg.Retry.AttemptTimeout = time.Duration(bc.TimeoutSeconds * float64(time.Second))
 	}
+	if bc.Retries > 0 {
+		stackCfg.Retry.MaxAttempts = bc.Retries + 1
+	}
 	stackCfg.Limit = llm.LimitConfig{MaxConcurrent: bc.Concurrency, RequestsPerSecond: bc.RequestsPerSecond, TokensPerMinute: bc.TokensPerMinute}
 	stackCfg.Prices = llm.Prices{InputPerMillion: bc.PriceInput, OutputPerMillion: bc.PriceOutput}
 	stackCfg.CacheDir = cacheDir
@@ -72,7 +82,7 @@ func OpenBackend(ctx context.Context, bc BackendConfig, train []dataset.Interact
 	if err != nil {
 		return nil, err
 	}
-	return &Opened{Backend: stack, Stack: stack, Kind: bc.Kind, Model: bc.Model}, nil
+	return &Opened{Backend: stack, Stack: stack, Kind: bc.Kind, Model: bc.Model, server: b, log: log}, nil
 }
 
 // OpenServer opens an LLM server backend (ollama or openai) from bc,
@@ -106,6 +116,47 @@ func OpenServer(bc BackendConfig, log *slog.Logger) (llm.Backend, error) {
 		return llm.NewOpenAI(cfg)
 	}
 	return nil, fmt.Errorf("pipeline: backend %q: want builtin, ollama or openai", bc.Kind)
+}
+
+// Probe checks that the backend's server answers, before the job claims
+// its folder: a wrong address or a server that is down fails here, not
+// after the folder was taken. A server that lists its models and lacks the
+// job's model is only warned about (some proxies list other names). The
+// builtin policy has nothing to probe.
+func (o *Opened) Probe(ctx context.Context) error {
+	lister, ok := o.server.(interface {
+		Models(context.Context) ([]string, error)
+	})
+	if !ok {
+		return nil
+	}
+	var models []string
+	var err error
+	for attempt := range 3 {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		models, err = lister.Models(pctx)
+		cancel()
+		if err == nil || !llm.IsRetryable(err) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-time.After(time.Duration(attempt+1) * time.Second):
+		case <-ctx.Done():
+		}
+	}
+	var se *llm.StatusError
+	switch {
+	case errors.As(err, &se) && (se.Code == 404 || se.Code == 405 || se.Code == 501):
+		return nil // the server has no model list; sampling will tell
+	case err != nil:
+		return fmt.Errorf("pipeline: the %s backend does not answer (nothing was written): %w", o.Kind, err)
+	}
+	if len(models) > 0 && !slices.ContainsFunc(models, func(m string) bool {
+		return m == o.Model || strings.TrimSuffix(m, ":latest") == o.Model
+	}) {
+		o.log.Warn("pipeline: the server does not list the model", "model", o.Model, "listed", len(models))
+	}
+	return nil
 }
 
 // trainPolicyModel fits the builtin policy's scores: BPR on the training

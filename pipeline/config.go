@@ -71,7 +71,13 @@ type BackendConfig struct {
 	APIKeyFile string `yaml:"api_key_file" json:"api_key_file"`
 	// TimeoutSeconds is the per-request timeout. Default 300.
 	TimeoutSeconds float64 `yaml:"timeout_seconds" json:"timeout_seconds"`
-	// Concurrency is the most requests in flight. Default 8.
+	// Retries is how many times a request that failed transiently
+	// (refused, reset or closed connection, 408, 425, 429, 5xx, an error
+	// inside a 200) is tried again before its episode fails, with
+	// exponential backoff. Default 4; 0 also means 4.
+	Retries int `yaml:"retries" json:"retries"`
+	// Concurrency is the most requests in flight, across episodes.
+	// Default 8.
 	Concurrency int `yaml:"concurrency" json:"concurrency"`
 	// RequestsPerSecond and TokensPerMinute are rate limits; 0 is none.
 	RequestsPerSecond float64 `yaml:"requests_per_second" json:"requests_per_second"`
@@ -107,7 +113,10 @@ type RolloutConfig struct {
 	Cutoff int `yaml:"cutoff" json:"cutoff"`
 	// Repair is prompt-order (default) or score.
 	Repair string `yaml:"repair" json:"repair"`
-	// Episodes is the number of episodes in flight. Default 4.
+	// Episodes caps the episodes started but not yet written (the reorder
+	// buffer that keeps rollouts.jsonl in episode order); 0 sizes it from
+	// backend.concurrency. Requests in flight are bounded by
+	// backend.concurrency alone.
 	Episodes int `yaml:"concurrency" json:"concurrency"`
 }
 
@@ -136,8 +145,8 @@ func DefaultJob() Job {
 		Dataset:  "ml-latest-small",
 		Needs:    []string{"interest"},
 		Episodes: EpisodesConfig{Candidates: 30, History: 50, Split: "leave-last-out", Seed: 1},
-		Backend:  BackendConfig{Kind: "builtin", TimeoutSeconds: 300, Concurrency: 8},
-		Rollout:  RolloutConfig{Samples: 8, Seed: 1, Temperature: &one, MaxTokens: 2048, ItemReward: "causal-swap", Repair: "prompt-order", Episodes: 4},
+		Backend:  BackendConfig{Kind: "builtin", TimeoutSeconds: 300, Retries: 4, Concurrency: 8},
+		Rollout:  RolloutConfig{Samples: 8, Seed: 1, Temperature: &one, MaxTokens: 2048, ItemReward: "causal-swap", Repair: "prompt-order"},
 		Critic:   "ensemble",
 		Exports:  []string{"native", "trl-preference"},
 		Eval:     EvalConfig{Rankers: []string{"random", "popularity", "mf", "policy"}, HoldOut: 0.2, Resamples: 1000},
@@ -174,14 +183,16 @@ func (j *Job) Validate() error {
 		return fmt.Errorf("backend.kind: %q, want builtin, ollama or openai", j.Backend.Kind)
 	case j.Backend.Kind != "builtin" && j.Backend.Model == "":
 		return fmt.Errorf("backend.model: required for backend %s", j.Backend.Kind)
+	case j.Backend.Retries < 0:
+		return fmt.Errorf("backend.retries: %d, want >= 0", j.Backend.Retries)
 	case j.Backend.Concurrency < 1:
 		return fmt.Errorf("backend.concurrency: %d, want >= 1", j.Backend.Concurrency)
 	case j.Episodes.Sparse < 0 || j.Episodes.Sparse >= 1:
 		return fmt.Errorf("episodes.sparse: %v, want 0 (dense) or in (0, 1)", j.Episodes.Sparse)
 	case j.Rollout.Samples < 1:
 		return fmt.Errorf("rollout.samples: %d, want >= 1", j.Rollout.Samples)
-	case j.Rollout.Episodes < 1:
-		return fmt.Errorf("rollout.concurrency: %d, want >= 1", j.Rollout.Episodes)
+	case j.Rollout.Episodes < 0:
+		return fmt.Errorf("rollout.concurrency: %d, want >= 0 (0: automatic)", j.Rollout.Episodes)
 	case j.Rollout.Temperature != nil && *j.Rollout.Temperature < 0:
 		return fmt.Errorf("rollout.temperature: %v, want >= 0", *j.Rollout.Temperature)
 	case j.Eval.HoldOut < 0 || j.Eval.HoldOut >= 1:

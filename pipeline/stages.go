@@ -76,11 +76,12 @@ func rollouts(ctx context.Context, job Job, dir string, st *state, b *Opened, op
 	}
 	log.Info("sampling rollouts", "episodes", len(st.train), "group", cfg.Samples, "backend", b.Kind, "model", b.Model)
 	return rollout.Run(ctx, runner, st.train, rollout.RunOptions{
-		Path: filepath.Join(dir, "rollouts.jsonl"), Concurrency: job.Rollout.Episodes,
-		Fingerprint: fingerprint(job),
+		Path: filepath.Join(dir, "rollouts.jsonl"), Concurrency: job.Backend.Concurrency, Window: job.Rollout.Episodes,
+		Fingerprint: fingerprint(job), FailuresPath: filepath.Join(dir, "failures.jsonl"),
+		FailFast: opts.FailFast, TruncateAtDamage: opts.TruncateAtDamage, Logger: log,
 		Progress: func(s rollout.Stats) {
 			if opts.Progress != nil {
-				opts.Progress(s.Episodes, s.Total)
+				opts.Progress(Progress{Stats: s, Backend: b})
 			}
 		},
 	})

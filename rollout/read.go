@@ -3,6 +3,7 @@ package rollout
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -11,7 +12,8 @@ import (
 
 // Scan yields the records of a rollouts JSONL stream one at a time, so
 // memory stays flat whatever the file's size. A malformed line yields an
-// error naming name and the line, and ends the scan. Blank lines are
+// error naming name and the line, and ends the scan, as does a record whose
+// checksum (where it has one) does not match its bytes. Blank lines are
 // skipped.
 func Scan(r io.Reader, name string) iter.Seq2[*Record, error] {
 	return func(yield func(*Record, error) bool) {
@@ -22,6 +24,10 @@ func Scan(r io.Reader, name string) iter.Seq2[*Record, error] {
 				var rec Record
 				if jerr := json.Unmarshal(b, &rec); jerr != nil {
 					yield(nil, fmt.Errorf("rollout: read %s:%d: %w", name, line, jerr))
+					return
+				}
+				if cerr := verifyLine(b); cerr != nil && !errors.Is(cerr, errNoChecksum) {
+					yield(nil, fmt.Errorf("rollout: read %s:%d: episode %q rollout %d: %w", name, line, rec.EpisodeID, rec.Rollout, cerr))
 					return
 				}
 				if !yield(&rec, nil) {

@@ -124,4 +124,15 @@ type Record struct {
 	Backend BackendInfo `json:"backend"`
 	// Usage counts the request's tokens.
 	Usage llm.Usage `json:"usage"`
+	// JobFingerprint identifies the settings that decided this record's
+	// content (seeds, backend kind and model, sampling, rewards, episodes),
+	// so a resume can tell its own records from another run's even when
+	// every sidecar file is gone. Empty in records written by other tools.
+	JobFingerprint string `json:"job_fingerprint,omitempty"`
+	// Checksum is "crc32c:" and eight hex digits: the CRC-32C of the JSON
+	// line's bytes before its `,"checksum":` member, which Run always
+	// writes last. Readers verify it where present (see Scan), so a record
+	// changed after it was written is refused, not trained on. Set by the
+	// writer; ignored on input.
+	Checksum string `json:"checksum,omitempty"`
 }

@@ -49,6 +49,34 @@ func RolloutSeed(base int64, episodeID string, i int) int64 {
 // aligns each, and scores the group. The records come back in rollout
 // order. An error of the backend (after its own retries) fails the episode.
 func (r *Runner) Episode(ctx context.Context, ep *prompt.Episode) ([]Record, error) {
+	grp, err := r.group(ep)
+	if err != nil {
+		return nil, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range grp.recs {
+		g.Go(func() error { return r.sample(gctx, ep, &grp.need, i, &grp.recs[i]) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := r.finish(ep, grp); err != nil {
+		return nil, err
+	}
+	return grp.recs, nil
+}
+
+// group is one episode's rollouts while they are sampled: the need and
+// gains they will be scored with, and a record slot per rollout.
+type group struct {
+	need             prompt.Need
+	gains, variances []float64
+	recs             []Record
+}
+
+// group resolves ep's need and gains (observed, or the critic's), the part
+// of an episode that fails for good rather than transiently.
+func (r *Runner) group(ep *prompt.Episode) (*group, error) {
 	need, err := r.cfg.need(ep.Need)
 	if err != nil {
 		return nil, fmt.Errorf("rollout: episode %q: %w", ep.ID, err)
@@ -57,18 +85,15 @@ func (r *Runner) Episode(ctx context.Context, ep *prompt.Episode) ([]Record, err
 	if err != nil {
 		return nil, fmt.Errorf("rollout: episode %q: %w", ep.ID, err)
 	}
-	recs := make([]Record, r.cfg.Samples)
-	g, gctx := errgroup.WithContext(ctx)
-	for i := range recs {
-		g.Go(func() error { return r.sample(gctx, ep, &need, i, &recs[i]) })
+	return &group{need: need, gains: gains, variances: variances, recs: make([]Record, r.cfg.Samples)}, nil
+}
+
+// finish scores a group whose every rollout was sampled.
+func (r *Runner) finish(ep *prompt.Episode, grp *group) error {
+	if err := r.score(grp.recs, grp.gains, grp.variances); err != nil {
+		return fmt.Errorf("rollout: episode %q: %w", ep.ID, err)
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if err := r.score(recs, gains, variances); err != nil {
-		return nil, fmt.Errorf("rollout: episode %q: %w", ep.ID, err)
-	}
-	return recs, nil
+	return nil
 }
 
 // sample draws rollout i of ep into rec: render, sample, parse, repair,

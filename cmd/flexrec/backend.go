@@ -25,6 +25,7 @@ func (b *backendFlags) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&b.cfg.APIKeyFile, "api-key-file", "", "file holding the API key (default $OPENAI_API_KEY); never logged or stored")
 	f.IntVar(&b.cfg.Concurrency, "concurrency", d.Concurrency, "most requests in flight")
 	f.Float64Var(&b.cfg.TimeoutSeconds, "timeout", d.TimeoutSeconds, "per-request timeout in seconds")
+	f.IntVar(&b.cfg.Retries, "retries", d.Retries, "retries of a transient failure (refused, closed, 408, 425, 429, 5xx, error in a 200)")
 	f.Float64Var(&b.cfg.RequestsPerSecond, "rps", 0, "requests per second limit (0: none)")
 	f.Float64Var(&b.cfg.TokensPerMinute, "tpm", 0, "tokens per minute limit (0: none)")
 	f.Float64Var(&b.cfg.PriceInput, "price-in", 0, "price per million prompt tokens, for the cost summary")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flexrec/flexrec/eval"
 	"github.com/flexrec/flexrec/eval/dataset"
+	"github.com/flexrec/flexrec/pipeline"
 	"github.com/flexrec/flexrec/rank"
 	"github.com/flexrec/flexrec/rl"
 	"github.com/flexrec/flexrec/rl/critic"
@@ -26,6 +27,8 @@ type rolloutOptions struct {
 	itemReward string
 	repair     string
 	episodesIn int
+	failFast   bool
+	truncate   bool
 	backend    backendFlags
 	cfg        rollout.Config
 }
@@ -69,7 +72,9 @@ Examples:
 	f.StringVar(&o.itemReward, "item-reward", string(rl.CausalSwap), "causal-swap, independent, noncausal-swap or rank-level")
 	f.IntVar(&o.cfg.RL.Cutoff, "cutoff", 0, "NDCG cutoff of the rewards (0: whole list)")
 	f.StringVar(&o.repair, "repair", string(rank.PromptOrder), "repair policy: prompt-order or score (needs --critic)")
-	f.IntVar(&o.episodesIn, "episodes-in-flight", 4, "episodes sampled at once")
+	f.IntVar(&o.episodesIn, "episodes-in-flight", 0, "most episodes started but not yet written, the reorder buffer (0: from --concurrency); --concurrency alone bounds requests")
+	f.BoolVar(&o.failFast, "fail-fast", false, "stop at the first episode that fails after retries (default: go on, list failures in OUT's .failures.jsonl, fail at the end)")
+	f.BoolVar(&o.truncate, "truncate-at-damage", false, "cut a damaged --out at its first damaged line instead of refusing to resume")
 	o.backend.addFlags(f)
 	return c
 }
@@ -128,8 +133,9 @@ func runRollout(ctx context.Context, o *rolloutOptions, s io3) error {
 	}
 	prog := newProgress(s.err, false, log)
 	st, err := rollout.Run(ctx, runner, eps, rollout.RunOptions{
-		Path: o.out, Concurrency: o.episodesIn, Fingerprint: fp,
-		Progress: func(st rollout.Stats) { prog.update(st.Episodes, st.Total) },
+		Path: o.out, Concurrency: o.backend.cfg.Concurrency, Window: o.episodesIn, Fingerprint: fp,
+		FailFast: o.failFast, TruncateAtDamage: o.truncate, Logger: log,
+		Progress: func(st rollout.Stats) { prog.update(pipeline.Progress{Stats: st, Backend: b}) },
 	})
 	prog.finish()
 	if encErr := json.NewEncoder(s.out).Encode(st); encErr != nil && err == nil {
@@ -144,7 +150,8 @@ func runRollout(ctx context.Context, o *rolloutOptions, s io3) error {
 func (o *rolloutOptions) fingerprint() (string, error) {
 	h := sha256.New()
 	cfg, _ := json.Marshal(o.cfg) // plain structs: cannot fail
-	fmt.Fprintf(h, "%s\x00%s/%s/%s\x00", cfg, o.backend.cfg.Kind, o.backend.cfg.Model, o.backend.cfg.BaseURL)
+	// The server's address does not count: the same model elsewhere writes the same records.
+	fmt.Fprintf(h, "%s\x00%s/%s\x00", cfg, o.backend.cfg.Kind, o.backend.cfg.Model)
 	for _, path := range []string{o.episodes, o.critic} {
 		if path == "" {
 			continue
