@@ -22,6 +22,7 @@ const module = "github.com/flexrec/flexrec"
 var layers = map[string]int{
 	"":                    0, // the root package: embedded assets only
 	"internal/atomicfile": 0,
+	"internal/folderlock": 0,
 	"prompt":              1,
 	"mf":                  1,
 	"eval/dataset":        2,
