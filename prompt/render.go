@@ -242,7 +242,7 @@ func exampleAnswer(n int) string {
 
 // Template holds the message templates (Go text/template syntax over
 // TemplateData). Build one with DefaultTemplate, ParseTemplate or
-// LoadTemplate.
+// LoadTemplate. A Template is immutable and safe for concurrent use.
 type Template struct {
 	system, user *template.Template
 }

@@ -188,12 +188,19 @@ func BenchmarkRender30(b *testing.B) {
 		ep.Candidates = append(ep.Candidates, Candidate{ItemID: string(rune('A' + i)), Text: "Candidate Movie (2001)", Categories: []string{"Action"}})
 	}
 	need, _ := LookupNeed("interest")
-	opts := DefaultOptions()
-	opts.Template = DefaultTemplate()
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if _, err := Render(ep, &need, opts, int64(i)); err != nil {
-			b.Fatal(err)
-		}
+	for _, tc := range []struct {
+		name string
+		tpl  *Template
+	}{{"default options", nil}, {"template given", DefaultTemplate()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			opts := DefaultOptions()
+			opts.Template = tc.tpl
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := Render(ep, &need, opts, int64(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

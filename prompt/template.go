@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/template"
 
 	"go.yaml.in/yaml/v3"
@@ -45,13 +46,26 @@ const DefaultUserTemplate = `## Need: {{.NeedName}}
 
 Rank all {{.N}} candidates for this need. End with one line like: {{.Example}}`
 
-// DefaultTemplate returns the built-in template.
+// DefaultTemplate returns the built-in template. It is parsed once, on the
+// first call, and shared: a Template is immutable and safe for concurrent
+// use, so Render does not re-parse it for every prompt.
 func DefaultTemplate() *Template {
-	t, err := ParseTemplate(DefaultSystemTemplate, DefaultUserTemplate)
-	if err != nil {
-		panic("prompt: built-in template does not parse: " + err.Error()) // a bug, caught by tests
-	}
-	return t
+	defaultTemplate.once.Do(func() {
+		t, err := ParseTemplate(DefaultSystemTemplate, DefaultUserTemplate)
+		if err != nil {
+			panic("prompt: built-in template does not parse: " + err.Error()) // a bug, caught by tests
+		}
+		defaultTemplate.t = t
+	})
+	return defaultTemplate.t
+}
+
+// defaultTemplate is the built-in template, parsed on first use. (A
+// sync.OnceValue initialiser would form an initialisation cycle through
+// ParseTemplate's probe render.)
+var defaultTemplate struct {
+	once sync.Once
+	t    *Template
 }
 
 // ParseTemplate parses a system and a user template in text/template
