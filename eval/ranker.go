@@ -181,7 +181,8 @@ func promptSeed(seed int64, ep *prompt.Episode) int64 {
 
 // promptOrder is the ranker "prompt-order": candidates in the order the
 // prompt lists them (prompt.Render's seeded shuffle with the LLM ranker's
-// seed and options), the ranking of a model that copies its input.
+// seed and options, taken from prompt.DisplayOrder without rendering the
+// prompt), the ranking of a model that copies its input.
 type promptOrder struct {
 	seed  int64
 	opts  prompt.Options
@@ -200,13 +201,12 @@ func (p *promptOrder) Name() string { return "prompt-order" }
 
 // Rank implements Ranker.
 func (p *promptOrder) Rank(_ context.Context, ep *prompt.Episode) ([]int, error) {
-	need, err := p.needs.need(ep.Need)
-	if err != nil {
+	if _, err := p.needs.need(ep.Need); err != nil { // unknown to the LLM ranker too
 		return nil, err
 	}
-	r, err := prompt.Render(ep, need, p.opts, promptSeed(p.seed, ep))
+	order, err := prompt.DisplayOrder(ep, p.opts, promptSeed(p.seed, ep))
 	if err != nil {
 		return nil, fmt.Errorf("eval: ranker prompt-order: episode %q: %w", ep.ID, err)
 	}
-	return r.Order, nil
+	return order, nil
 }

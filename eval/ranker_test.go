@@ -83,18 +83,34 @@ func TestOracleWithoutLabels(t *testing.T) {
 	assert.ErrorContains(t, err, "no labels")
 }
 
+// TestPromptOrderMatchesRender: the prompt-order ranker, which no longer
+// renders, ranks exactly in the order the rendered prompt shows, for many
+// seeds, episode sizes and both shuffle settings.
 func TestPromptOrderMatchesRender(t *testing.T) {
-	ep := syntheticEpisode(30, 5)
-	opts := prompt.DefaultOptions()
-	got := rankOrFail(t, NewPromptOrder(9, opts, nil), ep)
 	need, err := prompt.LookupNeed("interest")
 	require.NoError(t, err)
-	r, err := prompt.Render(ep, &need, opts, promptSeed(9, ep))
-	require.NoError(t, err)
-	assert.Equal(t, r.Order, got, "prompt-order ranking differs from the rendered order")
+	for _, shuffle := range []bool{true, false} {
+		for _, n := range []int{1, 2, 7, 30, 100} {
+			for seed := int64(0); seed < 60; seed++ {
+				ep := syntheticEpisode(n, uint64(seed)+5)
+				ep.ID = fmt.Sprintf("ep-%d-%d", n, seed)
+				opts := prompt.DefaultOptions()
+				opts.Shuffle = shuffle
+				got := rankOrFail(t, NewPromptOrder(seed, opts, nil), ep)
+				r, err := prompt.Render(ep, &need, opts, promptSeed(seed, ep))
+				require.NoError(t, err, "Render %s", ep.ID)
+				require.Equal(t, r.Order, got, "prompt-order ranking of %s (seed %d, shuffle %v) differs from the rendered order", ep.ID, seed, shuffle)
+			}
+		}
+	}
+	ep := syntheticEpisode(30, 5)
 	ep.Need = "no-such-need"
-	_, err = NewPromptOrder(9, opts, nil).Rank(context.Background(), ep)
+	_, err = NewPromptOrder(9, prompt.DefaultOptions(), nil).Rank(context.Background(), ep)
 	assert.ErrorContains(t, err, "unknown need")
+	ep = syntheticEpisode(3, 5)
+	ep.Candidates[1].ItemID = ep.Candidates[0].ItemID
+	_, err = NewPromptOrder(9, prompt.DefaultOptions(), nil).Rank(context.Background(), ep)
+	assert.ErrorContains(t, err, "duplicate candidate", "Rank of an invalid episode")
 }
 
 // knnData is a small interaction log: users u1..u4 over items a..e.

@@ -90,17 +90,14 @@ func (r *Rendered) JSONSchema() map[string]any {
 // pure function of its inputs: the same episode, need, options and seed
 // give the same messages and mapping. Item texts pass through Sanitize.
 func Render(ep *Episode, need *Need, opts Options, seed int64) (*Rendered, error) {
-	if err := ep.Validate(); err != nil {
-		return nil, err
-	}
-	if err := opts.Validate(); err != nil {
+	order, err := DisplayOrder(ep, opts, seed)
+	if err != nil {
 		return nil, err
 	}
 	tpl := opts.Template
 	if tpl == nil {
 		tpl = DefaultTemplate()
 	}
-	order := candidateOrder(len(ep.Candidates), opts.Shuffle, seed)
 	data := templateData(ep, need, opts, order)
 	sys, err := tpl.execute(tpl.system, data)
 	if err != nil {
@@ -119,6 +116,21 @@ func Render(ep *Episode, need *Need, opts Options, seed int64) (*Rendered, error
 		Order:    order,
 		Titles:   titles,
 	}, nil
+}
+
+// DisplayOrder returns the order in which Render lists ep's candidates
+// under opts and seed, without rendering: the item shown as [k+1] is
+// ep.Candidates[order[k]], exactly Render's Rendered.Order. It checks ep
+// and opts as Render does and returns the same errors; the need and the
+// template do not change the order. Cost O(N) for N candidates.
+func DisplayOrder(ep *Episode, opts Options, seed int64) ([]int, error) {
+	if err := ep.Validate(); err != nil {
+		return nil, err
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return candidateOrder(len(ep.Candidates), opts.Shuffle, seed), nil
 }
 
 // candidateOrder returns the display order: a seeded permutation of 0..n-1
