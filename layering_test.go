@@ -32,6 +32,7 @@ var layers = map[string]int{
 	"rollout":             6,
 	"export":              7,
 	"eval":                7,
+	"serve":               7, // the reward service: rank and rl (and llm.Sample)
 	"testbed":             7,
 	"pipeline":            8,
 	"cmd/flexrec":         9,

@@ -67,6 +67,7 @@ advantages, exported for TRL, verl and OpenRLHF.` + exitCodesHelp,
 		newTestbedCmd(s),
 		newParseCmd(s),
 		newRankCmd(s),
+		newServeCmd(s),
 		newDocsCmd(s),
 	} {
 		c.Long += exitCodesHelp
