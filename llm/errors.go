@@ -103,25 +103,94 @@ func (e *StatusError) Retryable() bool {
 	return e.Code >= 500 && e.Code < 600
 }
 
-// IsRetryable reports whether err is a transient failure worth retrying: a
-// retryable *StatusError, ErrTimeout, a connection reset or broken pipe, a
-// network timeout, or a body cut short (io.ErrUnexpectedEOF). Cancellation
-// and the caller's own deadline are not.
+// AnswerError is a success answer (HTTP 2xx) that holds no usable
+// completion: an error object where the answer should be, no choices
+// (OpenAI), an unfinished or empty answer (Ollama), or a body that is not
+// JSON. Overloaded servers and proxies send these; the same request
+// usually succeeds later, so Retryable reports true and Retry retries it.
+// It never holds an API key: backends redact the key from server messages.
+type AnswerError struct {
+	// Backend names the backend ("openai", "ollama") and its base URL.
+	Backend string
+	// Model is the requested model.
+	Model string
+	// Code is the HTTP status code, 200 almost always.
+	Code int
+	// Problem says what is wrong with the answer, e.g. "error object in
+	// the answer" or "answer has no choices".
+	Problem string
+	// Message is the server's error message, or the start of the body when
+	// it has none; may be empty.
+	Message string
+}
+
+// Error names the backend, the problem and the server's message.
+func (e *AnswerError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "llm: %s: HTTP %d with an unusable answer: %s", e.Backend, e.Code, e.Problem)
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	return b.String()
+}
+
+// Retryable reports true: an unusable success answer is a transient fault.
+func (e *AnswerError) Retryable() bool { return true }
+
+// transientText lists net/http's messages for a connection the server
+// closed under a request, whose error values are unexported.
+var transientText = []string{
+	"server closed idle connection", // net/http errServerClosedIdle
+	"transport connection broken",   // net/http transportReadFromServerError
+	"http2: server sent GOAWAY",     // a server shutting down
+	"http2: client connection lost", // a dead HTTP/2 connection
+}
+
+// IsRetryable reports whether err is a transient failure worth retrying:
+// a retryable *StatusError (408, 425, 429, 5xx), an *AnswerError, ErrTimeout,
+// a connection refused, reset or closed before or during the answer
+// (io.EOF, io.ErrUnexpectedEOF, a broken pipe, net/http's "server closed
+// idle connection"), a failed dial, or a network timeout. Cancellation and
+// the caller's own deadline never are, whatever else err wraps.
 func IsRetryable(err error) bool {
 	var se *StatusError
-	var ne net.Error
+	var ae *AnswerError
 	switch {
 	case err == nil, errors.Is(err, context.Canceled):
 		return false
 	case errors.As(err, &se):
 		return se.Retryable()
-	case errors.Is(err, ErrTimeout), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.As(err, &ae), errors.Is(err, ErrTimeout):
 		return true
 	case errors.Is(err, context.DeadlineExceeded):
 		return false
-	case errors.As(err, &ne):
-		return ne.Timeout()
+	}
+	return isTransient(err)
+}
+
+// isTransient reports network failures a server restart, a proxy's idle
+// timeout or a rolling deploy cause.
+func isTransient(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	var de *net.DNSError
+	switch {
+	case errors.As(err, &de) && de.IsNotFound:
+		return false // a wrong host name stays wrong
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &oe) && oe.Op == "dial":
+		return true
+	case errors.As(err, &ne) && ne.Timeout():
+		return true
+	}
+	msg := err.Error()
+	for _, t := range transientText {
+		if strings.Contains(msg, t) {
+			return true
+		}
 	}
 	return false
 }

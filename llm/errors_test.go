@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -45,7 +47,18 @@ func TestIsRetryable(t *testing.T) {
 		{"broken pipe", syscall.EPIPE, true},
 		{"body cut short", fmt.Errorf("decode: %w", io.ErrUnexpectedEOF), true},
 		{"net timeout", &url.Error{Op: "Post", URL: "u", Err: timeoutErr{}}, true},
-		{"connection refused", syscall.ECONNREFUSED, false},
+		{"connection refused", &url.Error{Op: "Post", URL: "u", Err: &net.OpError{Op: "dial", Net: "tcp",
+			Err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}}}, true},
+		{"dial failure", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("no route to host")}, true},
+		{"unknown host", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}}, false},
+		{"EOF before the answer", &url.Error{Op: "Post", URL: "u", Err: io.EOF}, true},
+		{"server closed idle connection", &url.Error{Op: "Post", URL: "u", Err: errors.New("http: server closed idle connection")}, true},
+		{"425", &StatusError{Code: 425}, true},
+		{"504", &StatusError{Code: 504}, true},
+		{"505", &StatusError{Code: 505}, false},
+		{"200 with an error object", fmt.Errorf("x: %w", &AnswerError{Code: 200, Problem: "error object"}), true},
+		{"canceled during a reset", fmt.Errorf("%w: %w", context.Canceled, syscall.ECONNRESET), false},
+		{"caller deadline during EOF", fmt.Errorf("%w: %w", context.DeadlineExceeded, io.EOF), false},
 		{"no logprobs", ErrNoLogprobs, false},
 		{"syntax", errors.New("invalid character"), false},
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -55,9 +56,34 @@ type answerCtx struct {
 }
 
 // answerMeta is what patchingDoer learns from the HTTP answer that
-// go-openai's errors do not carry.
+// go-openai's errors and response types do not carry.
 type answerMeta struct {
 	retryAfter time.Duration
+	// code is the answer's HTTP status; 0 when no answer came.
+	code int
+	// head is the start of a 2xx body (up to headLimit bytes), so an
+	// error object or an empty answer can be reported with the server's
+	// own words.
+	head []byte
+}
+
+// headLimit is how much of a success body answerMeta keeps: enough for
+// any error object, little against a completion.
+const headLimit = 2 << 10
+
+// headCapture copies the first headLimit bytes read through it into meta.
+type headCapture struct {
+	io.ReadCloser
+	meta *answerMeta
+}
+
+// Read implements io.Reader.
+func (h headCapture) Read(p []byte) (int, error) {
+	n, err := h.ReadCloser.Read(p)
+	if room := headLimit - len(h.meta.head); room > 0 && n > 0 {
+		h.meta.head = append(h.meta.head, p[:min(n, room)]...)
+	}
+	return n, err
 }
 
 func withAnswer(ctx context.Context, members []byte, meta *answerMeta) context.Context {
@@ -95,8 +121,14 @@ func (d patchingDoer) Do(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = drainCloser{resp.Body}
-	if ac.meta != nil && resp.StatusCode >= 400 {
+	if ac.meta == nil {
+		return resp, nil
+	}
+	ac.meta.code = resp.StatusCode
+	if resp.StatusCode >= 400 {
 		ac.meta.retryAfter = parseRetryAfter(resp.Header, time.Now())
+	} else {
+		resp.Body = headCapture{ReadCloser: resp.Body, meta: ac.meta}
 	}
 	return resp, nil
 }
@@ -160,13 +192,16 @@ func postJSON(ctx context.Context, doer HTTPDoer, url string, body, out any, new
 	return doJSON(doer, req, out, newStatus)
 }
 
-// doJSON sends req and decodes a 2xx JSON answer into out.
+// doJSON sends req and decodes a 2xx JSON answer into out. A 2xx body
+// that is not JSON is an *AnswerError without Backend and Model, which
+// the caller fills in.
 func doJSON(doer HTTPDoer, req *http.Request, out any, newStatus func(*http.Response, []byte) error) error {
 	resp, err := doer.Do(req)
 	if err != nil {
 		return err
 	}
 	defer drainCloser{resp.Body}.Close()
+	meta := &answerMeta{}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		msg, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		if err != nil {
@@ -174,10 +209,57 @@ func doJSON(doer HTTPDoer, req *http.Request, out any, newStatus func(*http.Resp
 		}
 		return newStatus(resp, msg)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	var syn *json.SyntaxError
+	if err := json.NewDecoder(headCapture{ReadCloser: resp.Body, meta: meta}).Decode(out); errors.As(err, &syn) {
+		return &AnswerError{Code: resp.StatusCode, Problem: "answer is not JSON (" + syn.Error() + ")",
+			Message: truncate(string(meta.head), 500)}
+	} else if err != nil {
 		return fmt.Errorf("decode answer from %s: %w", req.URL.Redacted(), err)
 	}
 	return nil
+}
+
+// errorObject returns the server's message when body is a JSON object
+// with an "error" member: a string (Ollama) or an object with a "message"
+// (OpenAI). ok is false when there is no such member.
+func errorObject(body []byte) (msg string, ok bool) {
+	var v struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return "", false
+	}
+	return errorText(v.Error)
+}
+
+// errorText reads an "error" member: a string, an object with a
+// "message", or any other JSON shown as it is. ok is false when the member
+// is absent or null.
+func errorText(raw json.RawMessage) (msg string, ok bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, true
+	}
+	var o struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &o) == nil && o.Message != "" {
+		return o.Message, true
+	}
+	return string(raw), true
+}
+
+// scrubURL drops the user info and query from the URL a *url.Error
+// names, so a key in the base URL never reaches an error or a log.
+func scrubURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = safeURL(ue.URL)
+	}
+	return err
 }
 
 // safeURL drops the user info and query of a URL for display, so neither

@@ -242,7 +242,11 @@ func (o *Ollama) get(ctx context.Context, path string, out any) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	return doJSON(o.doer, req, out, o.statusError(""))
+	err = doJSON(o.doer, req, out, o.statusError(""))
+	if ae, ok := err.(*AnswerError); ok {
+		ae.Backend = o.String()
+	}
+	return err
 }
 
 // once sends one /api/chat request for sample req.Seed.
@@ -251,13 +255,38 @@ func (o *Ollama) once(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out api.ChatResponse
+	var out ollamaAnswer
 	start := time.Now()
 	err = postJSON(ctx, o.doer, o.base+"/api/chat", body, &out, o.statusError(req.Model))
 	if err != nil {
-		return nil, o.wrap(ctx, err)
+		return nil, o.wrap(ctx, req.Model, err)
 	}
-	return o.convert(req, &out, time.Since(start))
+	if ae := o.unusable(req.Model, &out); ae != nil {
+		return nil, ae
+	}
+	return o.convert(req, &out.ChatResponse, time.Since(start))
+}
+
+// ollamaAnswer is /api/chat's answer with the "error" member a server or
+// proxy may send with HTTP 200.
+type ollamaAnswer struct {
+	api.ChatResponse
+	Error json.RawMessage `json:"error,omitempty"`
+}
+
+// unusable returns the *AnswerError of a success answer carrying an error
+// or not marked done (an empty or partial answer); nil for a usable one.
+func (o *Ollama) unusable(model string, a *ollamaAnswer) *AnswerError {
+	ae := &AnswerError{Backend: o.String(), Model: model, Code: http.StatusOK}
+	if msg, ok := errorText(a.Error); ok {
+		ae.Problem, ae.Message = "error object in the answer", truncate(msg, 500)
+		return ae
+	}
+	if !a.Done {
+		ae.Problem = "answer is not done (empty or cut short)"
+		return ae
+	}
+	return nil
 }
 
 // build translates a request into Ollama's wire type: the one place.
@@ -391,12 +420,17 @@ func (o *Ollama) statusError(model string) func(*http.Response, []byte) error {
 	}
 }
 
-// wrap confirms a 404 as an unknown model (listing /api/tags) and names
-// the backend on network errors.
-func (o *Ollama) wrap(ctx context.Context, err error) error {
+// wrap confirms a 404 as an unknown model (listing /api/tags), names the
+// backend and model in an *AnswerError, and names the backend on network
+// errors.
+func (o *Ollama) wrap(ctx context.Context, model string, err error) error {
+	if ae, ok := err.(*AnswerError); ok {
+		ae.Backend, ae.Model = o.String(), model
+		return ae
+	}
 	se, ok := err.(*StatusError)
 	if !ok {
-		return fmt.Errorf("llm: %s: %w", o, err)
+		return fmt.Errorf("llm: %s: %w", o, scrubURL(err))
 	}
 	if se.Code != http.StatusNotFound {
 		return se

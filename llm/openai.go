@@ -3,6 +3,7 @@ package llm
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -232,7 +233,24 @@ func (o *OpenAI) once(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, o.mapError(ctx, req.Model, meta, err)
 	}
+	if len(cresp.Choices) == 0 {
+		return nil, o.unusable(req.Model, meta, "answer has no choices")
+	}
 	return o.convert(req, &cresp, time.Since(start))
+}
+
+// unusable builds the *AnswerError of a 2xx answer without choices, or
+// one whose body is not JSON: the server's error object where it sent
+// one, else the start of the body.
+func (o *OpenAI) unusable(model string, meta *answerMeta, problem string) *AnswerError {
+	ae := &AnswerError{Backend: o.String(), Model: model, Code: meta.code, Problem: problem}
+	if msg, ok := errorObject(meta.head); ok {
+		ae.Problem, ae.Message = "error object in the answer", msg
+	} else {
+		ae.Message = string(meta.head)
+	}
+	ae.Message = truncate(redact(ae.Message, o.cfg.APIKey), 500)
+	return ae
 }
 
 // build makes go-openai's request and the body patch for what it cannot
@@ -331,9 +349,6 @@ func isReasoningModel(model string) bool {
 
 // convert turns go-openai's answer into a Response.
 func (o *OpenAI) convert(req *Request, r *openai.ChatCompletionResponse, latency time.Duration) (*Response, error) {
-	if len(r.Choices) == 0 {
-		return nil, fmt.Errorf("llm: %s: answer has no choices", o)
-	}
 	choices := slices.Clone(r.Choices)
 	slices.SortStableFunc(choices, func(a, b openai.ChatCompletionChoice) int { return cmp.Compare(a.Index, b.Index) })
 	out := &Response{Model: r.Model, Fingerprint: r.SystemFingerprint, Samples: make([]Sample, len(choices)),
@@ -396,14 +411,17 @@ func openaiTokens(lps []openai.LogProb) []Token {
 func (o *OpenAI) mapError(ctx context.Context, model string, meta *answerMeta, err error) error {
 	var ae *openai.APIError
 	var re *openai.RequestError
+	var syn *json.SyntaxError
 	se := &StatusError{Backend: o.String(), Model: model, RetryAfter: meta.retryAfter}
 	switch {
+	case errors.As(err, &syn) && meta.code >= 200 && meta.code < 300:
+		return o.unusable(model, meta, "answer is not JSON ("+syn.Error()+")")
 	case errors.As(err, &ae):
 		se.Code, se.Message = ae.HTTPStatusCode, ae.Message
 	case errors.As(err, &re):
 		se.Code, se.Message = re.HTTPStatusCode, string(re.Body)
 	default:
-		return fmt.Errorf("llm: %s: %w", o, err)
+		return fmt.Errorf("llm: %s: %w", o, scrubURL(err))
 	}
 	se.Message = truncate(redact(se.Message, o.cfg.APIKey), 500)
 	if se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden {
