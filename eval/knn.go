@@ -5,6 +5,7 @@ import (
 	"context"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/flexrec/flexrec/eval/dataset"
 	"github.com/flexrec/flexrec/prompt"
@@ -17,6 +18,43 @@ type interactions struct {
 	users, items map[string]int32
 	userItems    [][]int32 // per user, the items met, ascending
 	itemUsers    [][]int32 // per item, the users who met it, ascending
+	scratch      sync.Pool // of *userVector, one per ranking in flight
+}
+
+// userVector is a ranking's scratch: one value per user, all zero between
+// rankings. touched lists the users set since the last reset, so a reset
+// costs what the ranking touched, not the number of users: that keeps a
+// ranking's cost independent of the size of the data.
+type userVector struct {
+	val     []float64
+	touched []int32
+}
+
+// add adds x to user v's value, noting v when it was zero. x must be
+// positive.
+func (w *userVector) add(v int32, x float64) {
+	if w.val[v] == 0 {
+		w.touched = append(w.touched, v)
+	}
+	w.val[v] += x
+}
+
+// vector returns a zeroed scratch vector from the pool; give it back with
+// release.
+func (m *interactions) vector() *userVector {
+	if w, ok := m.scratch.Get().(*userVector); ok {
+		return w
+	}
+	return &userVector{val: make([]float64, len(m.userItems))}
+}
+
+// release zeroes the entries w touched and returns it to the pool.
+func (m *interactions) release(w *userVector) {
+	for _, v := range w.touched {
+		w.val[v] = 0
+	}
+	w.touched = w.touched[:0]
+	m.scratch.Put(w)
 }
 
 // newInteractions indexes the training interactions.
@@ -75,8 +113,9 @@ func (m *interactions) profile(ep *prompt.Episode) ([]int32, int32) {
 //
 // with U_x the users who met item x. Every item of the profile counts (no
 // neighbourhood cut). An item absent from the training data scores 0.
-// Cost per episode O(Σ_{j∈P} |U_j| + Σ_i |U_i|) with one scratch vector of
-// one entry per user.
+// Cost per episode O(Σ_{j∈P} |U_j| + Σ_i |U_i|), whatever the number of
+// users: the scratch vector of one entry per user is pooled and only its
+// touched entries are cleared. Safe for concurrent use.
 func NewItemKNN(train []dataset.Interaction, seed int64) Ranker {
 	return newItemKNN(newInteractions(train), seed)
 }
@@ -86,11 +125,12 @@ func newItemKNN(m *interactions, seed int64) Ranker {
 		p, _ := m.profile(ep)
 		// w[v] = Σ_{j ∈ P, v ∈ U_j} 1/sqrt(|U_j|), so that
 		// score(i) = Σ_{v ∈ U_i} w[v] / sqrt(|U_i|).
-		w := make([]float64, len(m.userItems))
+		w := m.vector()
+		defer m.release(w)
 		for _, j := range p {
 			inv := 1 / math.Sqrt(float64(len(m.itemUsers[j])))
 			for _, v := range m.itemUsers[j] {
-				w[v] += inv
+				w.add(v, inv)
 			}
 		}
 		for c, cand := range ep.Candidates {
@@ -98,7 +138,7 @@ func newItemKNN(m *interactions, seed int64) Ranker {
 			if i, ok := m.items[cand.ItemID]; ok {
 				var s float64
 				for _, v := range m.itemUsers[i] {
-					s += w[v]
+					s += w.val[v]
 				}
 				dst[c] = s / math.Sqrt(float64(len(m.itemUsers[i])))
 			}
@@ -119,7 +159,9 @@ func newItemKNN(m *interactions, seed int64) Ranker {
 //	score(i) = Σ_{v ∈ N, i ∈ I_v} sim(u, v).
 //
 // An item nobody in N met scores 0. Cost per episode O(Σ_{j∈P} |U_j| +
-// V log V + Σ_i |U_i|) for V users.
+// V log V + Σ_i |U_i|) for the V users who share an item with the
+// profile, whatever the number of users (see NewItemKNN). Safe for
+// concurrent use.
 func NewUserKNN(train []dataset.Interaction, k int, seed int64) Ranker {
 	return newUserKNN(newInteractions(train), k, seed)
 }
@@ -127,11 +169,12 @@ func NewUserKNN(train []dataset.Interaction, k int, seed int64) Ranker {
 func newUserKNN(m *interactions, k int, seed int64) Ranker {
 	return &scorer{name: "user-knn", seed: seed, score: func(_ context.Context, ep *prompt.Episode, dst []float64) error {
 		sim := m.neighbours(ep, k)
+		defer m.release(sim)
 		for c, cand := range ep.Candidates {
 			dst[c] = 0
 			if i, ok := m.items[cand.ItemID]; ok {
 				for _, v := range m.itemUsers[i] {
-					dst[c] += sim[v]
+					dst[c] += sim.val[v]
 				}
 			}
 		}
@@ -140,30 +183,32 @@ func newUserKNN(m *interactions, k int, seed int64) Ranker {
 }
 
 // neighbours returns, for every user number, the cosine similarity to the
-// episode's user when that user is among its k nearest, else 0.
-func (m *interactions) neighbours(ep *prompt.Episode, k int) []float64 {
+// episode's user when that user is among its k nearest, else 0, in a
+// pooled vector the caller releases. Only the users who share an item with
+// the profile are visited.
+func (m *interactions) neighbours(ep *prompt.Episode, k int) *userVector {
 	p, self := m.profile(ep)
-	co := make([]float64, len(m.userItems))
+	co := m.vector()
 	for _, j := range p {
 		for _, v := range m.itemUsers[j] {
-			co[v]++
+			co.add(v, 1)
 		}
 	}
-	var near []int32
-	for v, n := range co {
-		if n > 0 && int32(v) != self {
-			co[v] = n / math.Sqrt(float64(len(p))*float64(len(m.userItems[v])))
-			near = append(near, int32(v))
-		} else {
-			co[v] = 0
+	near := make([]int32, 0, len(co.touched))
+	for _, v := range co.touched {
+		if v == self {
+			co.val[v] = 0
+			continue
 		}
+		co.val[v] /= math.Sqrt(float64(len(p)) * float64(len(m.userItems[v])))
+		near = append(near, v)
 	}
 	if k > 0 && len(near) > k {
 		slices.SortFunc(near, func(a, b int32) int {
-			return cmp.Or(cmp.Compare(co[b], co[a]), cmp.Compare(a, b))
+			return cmp.Or(cmp.Compare(co.val[b], co.val[a]), cmp.Compare(a, b))
 		})
 		for _, v := range near[k:] {
-			co[v] = 0
+			co.val[v] = 0
 		}
 	}
 	return co
