@@ -16,11 +16,25 @@ import (
 // from the training data gets the model's fallback (see mf.Model.Score).
 // It returns mf's errors (an invalid cfg, no data, ctx cancelled) wrapped.
 func NewMF(ctx context.Context, train []dataset.Interaction, cfg mf.Config, seed int64) (Ranker, error) {
+	model, err := TrainMF(ctx, train, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newMFRanker(model, seed), nil
+}
+
+// TrainMF trains the model the mf ranker ranks by: mf.Train on the
+// training interactions, each one a rating of its Value, with cfg. The same
+// train and cfg give the same model (mf.Train is deterministic), so a
+// caller that needs the model too (the built-in policy scores with it)
+// trains once with TrainMF and passes the model as RankerConfig.MFModel.
+// It returns mf's errors (an invalid cfg, no data, ctx cancelled) wrapped.
+func TrainMF(ctx context.Context, train []dataset.Interaction, cfg mf.Config) (*mf.Model, error) {
 	model, err := mf.Train(ctx, dataset.Ratings(train), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("eval: train mf ranker on %d interactions: %w", len(train), err)
 	}
-	return newMFRanker(model, seed), nil
+	return model, nil
 }
 
 // newMFRanker wraps a trained model.

@@ -45,6 +45,14 @@ type RankerConfig struct {
 	// ranking task, and on ml-latest-small (interest, seed 1) BPR reaches
 	// NDCG@5 0.75 where rating-prediction ALS reaches 0.57.
 	MF mf.Config
+	// MFModel, when not nil, is the model the mf ranker (and mf+need) uses
+	// instead of training one: a model the caller already trained with
+	// TrainMF(ctx, Train, MF), such as the built-in policy's, so that a job
+	// trains BPR once. Its algorithm must be MF's (else NewRankers returns
+	// an error); that it was trained on Train with MF is the caller's
+	// promise, not checked. With MFModel set, mf needs no Train. Nil by
+	// default: NewRankers trains.
+	MFModel *mf.Model
 	// Prompt are the prompt options of the llm and prompt-order rankers.
 	// Default prompt.DefaultOptions().
 	Prompt prompt.Options
@@ -146,8 +154,14 @@ func (b *builder) knn(name string) (Ranker, error) {
 	return newUserKNN(b.index, b.cfg.UserNeighbors, b.cfg.Seed), nil
 }
 
-// matrixFactorisation trains the mf ranker once.
+// matrixFactorisation trains the mf ranker once, or wraps cfg.MFModel.
 func (b *builder) matrixFactorisation(ctx context.Context) (Ranker, error) {
+	if b.mf == nil && b.cfg.MFModel != nil {
+		if got, want := b.cfg.MFModel.Algo(), b.cfg.MF.Algo; got != want && !(want == "" && got == mf.AlgoALS) {
+			return nil, fmt.Errorf("eval: ranker mf: the given model is %s, the config says %q", got, want)
+		}
+		b.mf = newMFRanker(b.cfg.MFModel, b.cfg.Seed)
+	}
 	if b.mf == nil {
 		r, err := NewMF(ctx, b.cfg.Train, b.cfg.MF, b.cfg.Seed)
 		if err != nil {
