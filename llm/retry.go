@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -25,7 +26,9 @@ type RetryConfig struct {
 	Jitter float64
 	// AttemptTimeout bounds each try; one that runs past it fails with
 	// ErrTimeout and is retried. 0 means no per-try limit (the context's
-	// deadline still applies). Default 5 minutes.
+	// deadline still applies). Default 5 minutes. In a Stack it starts
+	// once the try has passed the limits, so waiting for them does not
+	// eat into it.
 	AttemptTimeout time.Duration
 	// MaxRetryAfter caps how long a server's Retry-After is honoured.
 	// Default 5 minutes.
@@ -58,17 +61,23 @@ func (c RetryConfig) Validate() error {
 }
 
 // Retry is a Backend decorator that retries transient failures (see
-// IsRetryable: 429, 5xx, timeouts, connection resets) with exponential
-// backoff and jitter, waits at least a server's Retry-After, and never
-// retries 400, 401, 403 or 404. The caller's context bounds the whole
-// call, retries included; when a Retry-After would outlast its deadline,
-// Retry fails at once. It is safe for concurrent use.
+// IsRetryable: connection refused, reset or closed, 408, 425, 429, 5xx,
+// an unusable 200, timeouts) with exponential backoff and jitter, waits at
+// least a server's Retry-After, and never retries 400, 401, 403, 404 or a
+// cancelled context. The caller's context bounds the whole call, retries
+// and waits included: cancelling it ends a try in flight and a backoff
+// wait at once, and when a Retry-After would outlast its deadline, Retry
+// fails at once. Each retry is logged at warning level with the failure,
+// the server's message included. It is safe for concurrent use.
 type Retry struct {
 	next Backend
 	cfg  RetryConfig
 	log  *slog.Logger
 	// newTimer is the backoff timer factory; tests swap in a fake clock.
 	newTimer func() backoff.Timer
+
+	retries atomic.Int64 // retries so far, for Stack.Progress
+	backoff waitStat     // calls in a backoff wait now, time waited
 }
 
 // NewRetry wraps next.
@@ -87,28 +96,45 @@ func (r *Retry) String() string { return describe(r.next) }
 // last failure and, when the context ended it, the context's error.
 func (r *Retry) Sample(ctx context.Context, req *Request) (*Response, error) {
 	ra := &retryAfterBackOff{BackOff: backoff.WithMaxRetries(r.exponential(), uint64(r.cfg.MaxAttempts-1))}
+	ra.deadline, _ = ctx.Deadline()
 	b := backoff.WithContext(ra, ctx)
 	attempts := 0
 	var last error
+	var waitStart time.Time // zero when not in a backoff wait
+	endWait := func() {
+		if !waitStart.IsZero() {
+			r.backoff.total.Add(int64(time.Since(waitStart)))
+			r.backoff.now.Add(-1)
+			waitStart = time.Time{}
+		}
+	}
+	defer endWait()
 	op := func() (*Response, error) {
+		endWait()
 		attempts++
 		resp, err := r.attempt(ctx, req)
 		if err == nil {
 			return resp, nil
 		}
 		last = err
-		if !IsRetryable(err) {
+		if ctx.Err() != nil || !IsRetryable(err) {
 			return nil, backoff.Permanent(err)
 		}
 		return nil, r.honourRetryAfter(ctx, ra, err)
 	}
 	notify := func(err error, wait time.Duration) {
-		r.log.Warn("llm: retrying", "backend", r.String(), "model", req.Model, "attempt", attempts, "wait", wait, "err", err)
+		r.retries.Add(1)
+		r.backoff.now.Add(1)
+		waitStart = time.Now()
+		r.log.Warn("llm: retrying", "backend", r.String(), "model", req.Model, "attempt", attempts,
+			"of", r.cfg.MaxAttempts, "wait", wait, "err", err)
 	}
 	resp, err := backoff.RetryNotifyWithTimerAndData(op, b, notify, r.newTimer())
 	switch {
 	case err == nil:
 		return resp, nil
+	case ra.pastDeadline > 0:
+		return nil, fmt.Errorf("llm: %s: next retry in %v is past the deadline, after %d attempts: %w", r, ra.pastDeadline, attempts, err)
 	case last != nil && err != last && ctx.Err() != nil:
 		return nil, fmt.Errorf("llm: %s: stopped after %d attempts: %w (last failure: %w)", r, attempts, ctx.Err(), last)
 	case attempts > 1 && IsRetryable(err):
@@ -117,17 +143,23 @@ func (r *Retry) Sample(ctx context.Context, req *Request) (*Response, error) {
 	return nil, err
 }
 
-// attempt runs one try under the per-attempt timeout, turning that
-// timeout (not the caller's deadline) into ErrTimeout.
+// attempt runs one try under the per-attempt timeout.
 func (r *Retry) attempt(ctx context.Context, req *Request) (*Response, error) {
-	if r.cfg.AttemptTimeout <= 0 {
-		return r.next.Sample(ctx, req)
+	return withAttemptTimeout(ctx, r.cfg.AttemptTimeout, req, r.next.Sample)
+}
+
+// withAttemptTimeout calls call under timeout d (none when d <= 0),
+// turning that timeout, not the caller's deadline, into ErrTimeout.
+func withAttemptTimeout(ctx context.Context, d time.Duration, req *Request,
+	call func(context.Context, *Request) (*Response, error)) (*Response, error) {
+	if d <= 0 {
+		return call(ctx, req)
 	}
-	actx, cancel := context.WithTimeoutCause(ctx, r.cfg.AttemptTimeout, ErrTimeout)
+	actx, cancel := context.WithTimeoutCause(ctx, d, ErrTimeout)
 	defer cancel()
-	resp, err := r.next.Sample(actx, req)
+	resp, err := call(actx, req)
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), ErrTimeout) {
-		return nil, fmt.Errorf("%w after %v: %w", ErrTimeout, r.cfg.AttemptTimeout, err)
+		return nil, fmt.Errorf("%w after %v: %w", ErrTimeout, d, err)
 	}
 	return resp, err
 }
@@ -157,21 +189,32 @@ func (r *Retry) exponential() *backoff.ExponentialBackOff {
 	)
 }
 
-// retryAfterBackOff makes the next delay at least a server's Retry-After.
-// It sits inside backoff.WithContext, which must stay outermost for the
-// retry loop to see the context.
+// retryAfterBackOff makes the next delay at least a server's Retry-After,
+// and stops when the delay would end past the deadline, so no wait
+// outlives the caller's context. It sits inside backoff.WithContext, which
+// must stay outermost for the retry loop to see the context.
 type retryAfterBackOff struct {
 	backoff.BackOff
 	after time.Duration
+	// deadline is the context's deadline; zero when it has none.
+	deadline time.Time
+	// pastDeadline is the delay that was refused for ending past the
+	// deadline; 0 when none was.
+	pastDeadline time.Duration
 }
 
-// NextBackOff returns the wrapped delay, raised to the pending Retry-After.
+// NextBackOff returns the wrapped delay, raised to the pending Retry-After,
+// or backoff.Stop when that ends past the deadline.
 func (b *retryAfterBackOff) NextBackOff() time.Duration {
 	d := b.BackOff.NextBackOff()
 	if d != backoff.Stop && b.after > d {
 		d = b.after
 	}
 	b.after = 0
+	if d != backoff.Stop && !b.deadline.IsZero() && time.Until(b.deadline) < d {
+		b.pastDeadline = d
+		return backoff.Stop
+	}
 	return d
 }
 

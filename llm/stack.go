@@ -27,9 +27,13 @@ func DefaultStackConfig() StackConfig {
 
 // Stack is a backend wrapped, outermost first, in Cache (optional),
 // Meter, Retry and Limiter: cache hits cost nothing and are not metered,
-// each retry waits for the limits again. It is safe for concurrent use.
+// each retry waits for the limits again, and the retry config's
+// AttemptTimeout starts once a try has passed the limits. Progress reports
+// its counts and what holds it back. It is safe for concurrent use.
 type Stack struct {
-	outer Backend
+	outer   Backend
+	limiter *Limiter
+	retry   *Retry
 	// Meter counts what reached the server (not cache hits).
 	Meter *Meter
 	// Cache is nil when CacheDir is empty.
@@ -38,6 +42,9 @@ type Stack struct {
 
 // NewStack wraps b as StackConfig says.
 func NewStack(b Backend, cfg StackConfig) (*Stack, error) {
+	if err := cfg.Retry.Validate(); err != nil {
+		return nil, err
+	}
 	lim, err := NewLimiter(b, cfg.Limit)
 	if err != nil {
 		return nil, err
@@ -46,6 +53,9 @@ func NewStack(b Backend, cfg StackConfig) (*Stack, error) {
 	if rc.Logger == nil {
 		rc.Logger = cfg.Logger
 	}
+	// The attempt timeout bounds the call at the server, not the wait
+	// for the limits before it.
+	lim.callTimeout, rc.AttemptTimeout = rc.AttemptTimeout, 0
 	retry, err := NewRetry(lim, rc)
 	if err != nil {
 		return nil, err
@@ -54,7 +64,7 @@ func NewStack(b Backend, cfg StackConfig) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{outer: meter, Meter: meter}
+	s := &Stack{outer: meter, Meter: meter, limiter: lim, retry: retry}
 	if cfg.CacheDir != "" {
 		if s.Cache, err = NewCache(meter, CacheConfig{Dir: cfg.CacheDir, Logger: cfg.Logger}); err != nil {
 			return nil, err
