@@ -275,3 +275,6 @@ func (gr *Group) ItemRewards(i int) []float64 { return gr.item[i*gr.k : (i+1)*gr
 // ItemAdvantages returns rollout i's item advantages A_{i,k}, k = 1..K
 // (0 for repaired items).
 func (gr *Group) ItemAdvantages(i int) []float64 { return gr.adv[i*gr.k : (i+1)*gr.k] }
+
+// Config returns the configuration the Group computes with.
+func (gr *Group) Config() Config { return gr.cfg }

@@ -10,6 +10,7 @@ import (
 	"github.com/flexrec/flexrec/eval/dataset"
 	"github.com/flexrec/flexrec/mf"
 	"github.com/flexrec/flexrec/prompt"
+	"github.com/flexrec/flexrec/rl"
 	"github.com/flexrec/flexrec/rl/critic"
 )
 
@@ -73,12 +74,25 @@ type TrainConfig struct {
 	// Cutoff is the NDCG cutoff of the training rewards; 0 (the default,
 	// method.md §3) means the whole list.
 	Cutoff int `json:"cutoff"`
+	// Entropy is the coefficient α of the exact per-position entropy bonus,
+	// >= 0; 0 disables it. Default 0.005 (the paper's).
+	Entropy float64 `json:"entropy"`
+	// Policy is the policy class, PolicyLinear (default, also for "") or
+	// PolicyAutoregressive.
+	Policy string `json:"policy"`
+	// AR is the autoregressive policy's initial weights. Default
+	// DefaultARInit().
+	AR ARInit `json:"ar_init"`
+	// RL is the base of every estimator's rl.Config: each estimator sets
+	// its level, item reward, uncertainty and normalisation on top, and
+	// Cutoff replaces its cutoff. Default rl.DefaultConfig().
+	RL rl.Config `json:"rl"`
 }
 
 // DefaultTrainConfig returns the defaults documented on TrainConfig.
 func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{Iters: 100, Batch: 16, Group: 8, Epochs: 2, LR: 0.05, Clip: 0.2,
-		KL: 0.01, EvalEvery: 5, Init: 1}
+		KL: 0.01, EvalEvery: 5, Init: 1, Entropy: 0.005, AR: DefaultARInit(), RL: rl.DefaultConfig()}
 }
 
 // Validate reports the first invalid field of c, naming it.
@@ -105,6 +119,15 @@ func (c TrainConfig) Validate() error {
 		return fmt.Errorf("testbed: config init %v, want finite", c.Init)
 	case c.Cutoff < 0:
 		return fmt.Errorf("testbed: config cutoff %d, want >= 0", c.Cutoff)
+	case !(c.Entropy >= 0) || !finite(c.Entropy):
+		return fmt.Errorf("testbed: config entropy %v, want finite >= 0", c.Entropy)
+	case c.Policy != "" && !slices.Contains(Policies, c.Policy):
+		return fmt.Errorf("testbed: config policy %q, want linear or autoregressive", c.Policy)
+	case !finite(c.AR.Affinity) || !finite(c.AR.Early) || !finite(c.AR.Next) || !finite(c.AR.Category):
+		return fmt.Errorf("testbed: config ar_init %+v, want finite weights", c.AR)
+	}
+	if err := c.RL.Validate(); err != nil {
+		return fmt.Errorf("testbed: config rl: %w", err)
 	}
 	return nil
 }
@@ -124,10 +147,22 @@ type Config struct {
 	// DefaultEstimators(). One that needs a critic runs in the sparse mode
 	// only.
 	Estimators []Estimator `json:"estimators"`
-	// Seeds seed the runs: each (mode, estimator) trains once per seed, and
-	// every estimator sees the same episode batches and starts from the
-	// same rollouts for a given seed. Default 1, 2, 3.
+	// Seeds seed the runs: each cell and estimator trains once per seed,
+	// and every estimator sees the same episode batches and starts from the
+	// same rollouts for a given seed, so differences are paired by seed.
+	// Default 1..10.
 	Seeds []int64 `json:"seeds"`
+	// Policies are the policy classes, each a block of the table. Default
+	// PolicyLinear and PolicyAutoregressive.
+	Policies []string `json:"policies"`
+	// Normalizations are the item reward normalisations (rl.PerPosition,
+	// rl.Pooled) every item-level estimator without its own runs under;
+	// sequence-level estimators run once and serve every normalisation.
+	// Default both.
+	Normalizations []string `json:"normalizations"`
+	// Cutoffs are the training rewards' NDCG cutoffs (0: the whole list);
+	// each replaces Train.Cutoff in turn. Default 0 and 5.
+	Cutoffs []int `json:"cutoffs"`
 	// Measures are what the table and the curves report on the held-out
 	// episodes, at least one; the first is the one the HTML report charts.
 	// DefaultConfig leaves it empty: this package does not import eval, so
@@ -180,30 +215,38 @@ func ExploreNeed() prompt.Need {
 func DefaultConfig() Config {
 	interest, _ := prompt.LookupNeed("interest") // built in: cannot fail
 	return Config{
-		Needs:      []prompt.Need{interest, ExploreNeed()},
-		Modes:      []string{ModeDense, ModeSparse},
-		Estimators: DefaultEstimators(),
-		Seeds:      []int64{1, 2, 3},
-		Build:      dataset.DefaultBuildConfig(),
-		Sparse:     dataset.DefaultSparse,
-		HeldOut:    0.3,
-		Affinity:   mf.DefaultBPRConfig(),
-		Rating:     mf.DefaultConfig(),
-		Critic:     critic.DefaultConfig(),
-		Hurdle:     true,
-		Train:      DefaultTrainConfig(),
-		Workers:    runtime.GOMAXPROCS(0),
+		Needs:          []prompt.Need{interest, ExploreNeed()},
+		Modes:          []string{ModeDense, ModeSparse},
+		Estimators:     DefaultEstimators(),
+		Seeds:          []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
+		Policies:       slices.Clone(Policies),
+		Normalizations: []string{rl.PerPosition, rl.Pooled},
+		Cutoffs:        []int{0, 5},
+		Build:          dataset.DefaultBuildConfig(),
+		Sparse:         dataset.DefaultSparse,
+		HeldOut:        0.3,
+		Affinity:       mf.DefaultBPRConfig(),
+		Rating:         mf.DefaultConfig(),
+		Critic:         critic.DefaultConfig(),
+		Hurdle:         true,
+		Train:          DefaultTrainConfig(),
+		Workers:        runtime.GOMAXPROCS(0),
 	}
 }
 
 // QuickConfig returns a configuration for tests and smoke runs: at most
-// 150 episodes per need, 20 updates of 8 episodes, and a four-model critic
-// ensemble; three seeds as in DefaultConfig. It finishes in seconds.
+// 150 episodes per need, 20 updates of 8 episodes, a four-model critic
+// ensemble, two seeds, the whole-list cutoff and the default
+// normalisation only; both policies as in DefaultConfig. It finishes in
+// seconds.
 func QuickConfig() Config {
 	c := DefaultConfig()
 	c.Build.Limit = 150
 	c.Critic.Models = 4
 	c.Train.Iters, c.Train.Batch = 20, 8
+	c.Seeds = []int64{1, 2}
+	c.Cutoffs = []int{0}
+	c.Normalizations = []string{c.Train.RL.Normalize}
 	return c
 }
 
@@ -239,10 +282,27 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// validateLists checks the needs, modes, estimators, seeds and measures.
+// validateLists checks the needs, modes, estimators, seeds, policies,
+// normalisations, cutoffs and measures.
 func (c Config) validateLists() error {
-	if len(c.Needs) == 0 || len(c.Modes) == 0 || len(c.Estimators) == 0 || len(c.Seeds) == 0 {
-		return fmt.Errorf("testbed: config needs, modes, estimators and seeds: want at least one each")
+	if len(c.Needs) == 0 || len(c.Modes) == 0 || len(c.Estimators) == 0 || len(c.Seeds) == 0 ||
+		len(c.Policies) == 0 || len(c.Normalizations) == 0 || len(c.Cutoffs) == 0 {
+		return fmt.Errorf("testbed: config needs, modes, estimators, seeds, policies, normalizations and cutoffs: want at least one each")
+	}
+	for _, p := range c.Policies {
+		if !slices.Contains(Policies, p) {
+			return fmt.Errorf("testbed: config policies: %q, want linear or autoregressive", p)
+		}
+	}
+	for _, n := range c.Normalizations {
+		if _, err := rl.ParseNormalize(n); err != nil || n == "" {
+			return fmt.Errorf("testbed: config normalizations: %q, want position or pooled", n)
+		}
+	}
+	for _, k := range c.Cutoffs {
+		if k < 0 {
+			return fmt.Errorf("testbed: config cutoffs: %d, want >= 0", k)
+		}
 	}
 	if len(c.Measures) == 0 {
 		return fmt.Errorf("testbed: config measures: none (pass eval.NDCG and eval.Recall)")

@@ -45,6 +45,12 @@ func TestConfigValidate(t *testing.T) {
 		{"history 0", func(c *Config) { c.Build.HistoryLen = 0 }},
 		{"critic models 1", func(c *Config) { c.Critic.Models = 1 }},
 		{"affinity factors 0", func(c *Config) { c.Affinity.Factors = 0 }},
+		{"unknown policy", func(c *Config) { c.Policies = []string{"transformer"} }},
+		{"no normalizations", func(c *Config) { c.Normalizations = nil }},
+		{"unknown normalization", func(c *Config) { c.Normalizations = []string{"global"} }},
+		{"negative cutoff", func(c *Config) { c.Cutoffs = []int{-1} }},
+		{"negative entropy", func(c *Config) { c.Train.Entropy = -1 }},
+		{"bad rl switch", func(c *Config) { c.Train.RL.RepairedTail = "drop" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validConfig()
@@ -90,7 +96,7 @@ func TestEstimators(t *testing.T) {
 		t.Run(tc.est.Name, func(t *testing.T) {
 			assert.Equal(t, tc.dense, tc.est.RunsIn(ModeDense), "RunsIn dense")
 			assert.True(t, tc.est.RunsIn(ModeSparse), "RunsIn sparse")
-			c := tc.est.rlConfig(0)
+			c := tc.est.rlConfig(rl.DefaultConfig(), 0)
 			require.NoError(t, c.Validate())
 			assert.Equal(t, tc.level, c.Level, "level")
 			assert.Equal(t, tc.reward, c.ItemReward, "item reward")
@@ -100,7 +106,7 @@ func TestEstimators(t *testing.T) {
 	}
 	pooled, err := LookupEstimator(EstCausalPooled)
 	require.NoError(t, err)
-	assert.Equal(t, rl.Pooled, pooled.rlConfig(0).Normalize, "causal-swap/pooled normalisation")
+	assert.Equal(t, rl.Pooled, pooled.rlConfig(rl.DefaultConfig(), 0).Normalize, "causal-swap/pooled normalisation")
 	for _, bad := range []Estimator{
 		{Name: "", Level: rl.LevelItem},
 		{Name: "x", Level: rl.LevelItem, Uncertainty: true},

@@ -85,7 +85,7 @@ func (c *corrAcc) corr() float64 {
 
 // diagnoseOne computes the diagnostics of one estimator in one mode.
 func diagnoseOne(p *Problem, mode string, est Estimator, w []float64, seed int64, tc TrainConfig, ceiling Measure) ([]Diagnostic, error) {
-	group, err := rl.NewGroup(est.rlConfig(tc.Cutoff))
+	group, err := rl.NewGroup(est.rlConfig(tc.RL, tc.Cutoff))
 	if err != nil {
 		return nil, fmt.Errorf("testbed: estimator %q: %w", est.Name, err)
 	}
@@ -105,7 +105,7 @@ func diagnoseOne(p *Problem, mode string, est Estimator, w []float64, seed int64
 		order = GreedyInto(order, gains)
 		best[e.need] += ceiling.Metric(e.truth, e.relevant, order, ceiling.K)
 		eps[e.need]++
-		s = LogitsInto(s, w, e.x)
+		s = LogitsInto(s, w, e.features(mode))
 		for i := range rs {
 			rs[i].Permutation, keys = SampleInto(rs[i].Permutation, keys, s, rng)
 		}

@@ -125,16 +125,19 @@ func (e Estimator) Validate() error {
 // mode too.
 func (e Estimator) RunsIn(mode string) bool { return mode == ModeSparse || e.Critic == "" }
 
-// rlConfig returns the rl.Config of the estimator under the training
-// cutoff.
-func (e Estimator) rlConfig(cutoff int) rl.Config {
-	c := rl.DefaultConfig()
+// rlConfig returns the rl.Config of the estimator: base (the run's
+// switches) with the estimator's level, item reward, uncertainty and
+// normalisation, under the training cutoff.
+func (e Estimator) rlConfig(base rl.Config, cutoff int) rl.Config {
+	c := base
 	c.Cutoff, c.Level = cutoff, e.Level
 	if e.ItemReward != "" {
 		c.ItemReward = e.ItemReward
 	}
 	if !e.Uncertainty {
 		c.Uncertainty = rl.NoUncertainty
+	} else if c.Uncertainty == rl.NoUncertainty {
+		c.Uncertainty = rl.Propagated
 	}
 	if e.Normalize != "" {
 		c.Normalize = e.Normalize

@@ -1,7 +1,9 @@
 package testbed
 
 import (
+	"hash/fnv"
 	"math"
+	"math/rand/v2"
 
 	"github.com/flexrec/flexrec/prompt"
 )
@@ -130,4 +132,32 @@ func standardize(base [][NumBase]float64, f int) {
 			base[i][f] = (base[i][f] - mean) / sd
 		}
 	}
+}
+
+// localCategories returns, per candidate of ep, its categories as ids
+// local to the episode (0, 1, ... in order of first appearance), and the
+// number of ids.
+func localCategories(ep *prompt.Episode) ([][]int, int) {
+	ids := map[string]int{}
+	out := make([][]int, len(ep.Candidates))
+	for i, c := range ep.Candidates {
+		for _, cat := range c.Categories {
+			id, ok := ids[cat]
+			if !ok {
+				id = len(ids)
+				ids[cat] = id
+			}
+			out[i] = append(out[i], id)
+		}
+	}
+	return out, len(ids)
+}
+
+// evalOrder returns the fixed prompt order of an evaluation episode: a
+// shuffle of its n candidates seeded by a hash of its id (shown[j] = place
+// of candidate j).
+func evalOrder(id string, n int) []int {
+	h := fnv.New64a()
+	h.Write([]byte("testbed\x00order\x00" + id))                              // hash writes cannot fail
+	return shuffleOrder(nil, n, rand.New(rand.NewPCG(h.Sum64(), 0x6f726472))) // "ordr"
 }

@@ -135,6 +135,7 @@ func (a *lse) log() float64 { return a.m + math.Log(a.z) }
 type objective struct {
 	clip   float64 // ε
 	kl     float64 // β
+	ent    float64 // α, the entropy coefficient
 	invT   float64 // 1 / the number of positions in the batch
 	adv    []float64
 	old    []float64
@@ -144,12 +145,12 @@ type objective struct {
 // work holds the per-rollout accumulators of lossGrad, so that the hot
 // loop allocates nothing.
 type work struct {
-	sx, sex, xbar []float64 // Σ a x, Σ a e x, x̄ (length d)
+	sx, sqx, xbar []float64 // Σ a x, Σ a q x, x̄ (length d)
 }
 
 func (wk *work) reset(d int) {
 	wk.sx = fill(wk.sx, d)
-	wk.sex = fill(wk.sex, d)
+	wk.sqx = fill(wk.sqx, d)
 	wk.xbar = fill(wk.xbar, d)
 }
 
@@ -161,21 +162,24 @@ func fill(dst []float64, n int) []float64 {
 
 // lossGrad adds one rollout's share of the clipped surrogate loss
 //
-//	L = (1/T) Σ_p [ −min(ρ_p A_p, clip(ρ_p, 1−ε, 1+ε) A_p) + β KL_p ],
+//	L = (1/T) Σ_p [ −min(ρ_p A_p, clip(ρ_p, 1−ε, 1+ε) A_p) + β KL_p − α H_p ],
 //	ρ_p = exp(ℓ_p − ℓ_p^old),
 //	KL_p = Σ_{j ∈ R_p} π_p(j) log(π_p(j) / π^ref_p(j)),
+//	H_p = −Σ_{j ∈ R_p} π_p(j) log π_p(j),
 //
 // to the returned value and its gradient to grad. The gradient of the
 // surrogate is −ρ_p A_p ∇ℓ_p/T where the clip is inactive and 0 where it
 // binds (A > 0 and ρ > 1+ε, or A < 0 and ρ < 1−ε); the exact per-position
 // KL has the gradient Cov_{π_p}(e, x) with e_j = s_j − s^ref_j, since
-// KL_p = E_π[e] − (LSE_p(s) − LSE_p(s^ref)). x is the episode's n×d
-// features, s its logits under the current w. O(K·d).
+// KL_p = E_π[e] − (LSE_p(s) − LSE_p(s^ref)), and the entropy
+// H_p = LSE_p(s) − E_π[s] has the gradient −Cov_{π_p}(s, x); both are
+// accumulated as Cov_{π_p}(q, x) with q = β e + α s. x is the episode's
+// n×d features, s its logits under the current w. O(K·d).
 func (wk *work) lossGrad(grad, x, s []float64, perm []int, o *objective) float64 {
 	d := len(grad)
 	wk.reset(d)
 	var cur, ref lse
-	var se, loss float64 // se = Σ a e, relative to cur.m
+	var se, ss, loss float64 // Σ a e and Σ a s, relative to cur.m
 	for p := len(perm) - 1; p >= 0; p-- {
 		y := perm[p]
 		xy := x[y*d : (y+1)*d]
@@ -183,29 +187,32 @@ func (wk *work) lossGrad(grad, x, s []float64, perm []int, o *objective) float64
 		a, sc := cur.add(s[y])
 		if sc != 1 {
 			se *= sc
+			ss *= sc
 			scaleVec(wk.sx, sc)
-			scaleVec(wk.sex, sc)
+			scaleVec(wk.sqx, sc)
 		}
 		ref.add(o.refLog[y])
 		se += a * e
+		ss += a * s[y]
+		aq := a * (o.kl*e + o.ent*s[y])
 		for k, v := range xy {
 			wk.sx[k] += a * v
-			wk.sex[k] += a * e * v
+			wk.sqx[k] += aq * v
 		}
 		if p == len(perm)-1 {
-			continue // the last item is forced: ℓ = 0, KL = 0, no gradient
+			continue // the last item is forced: ℓ = 0, KL = H = 0, no gradient
 		}
 		inv, lz := 1/cur.z, cur.log()
 		for k := range wk.xbar {
 			wk.xbar[k] = wk.sx[k] * inv
 		}
 		loss += wk.surrogate(grad, xy, s[y]-lz, o, p)
-		if o.kl > 0 {
-			ee := se * inv
-			loss += o.kl * o.invT * (ee - (lz - ref.log()))
-			c := o.kl * o.invT
+		if o.kl > 0 || o.ent > 0 {
+			ee, es := se*inv, ss*inv
+			loss += o.invT * (o.kl*(ee-(lz-ref.log())) - o.ent*(lz-es))
+			qbar := o.kl*ee + o.ent*es
 			for k := range grad {
-				grad[k] += c * (wk.sex[k]*inv - ee*wk.xbar[k])
+				grad[k] += o.invT * (wk.sqx[k]*inv - qbar*wk.xbar[k])
 			}
 		}
 	}

@@ -174,19 +174,22 @@ func lossAt(wk *work, w, x []float64, perm []int, o *objective) float64 {
 func TestLossGradientMatchesFiniteDifferences(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, tc := range []struct {
-		name     string
-		n, d     int
-		clip, kl float64
+		name          string
+		n, d          int
+		clip, kl, ent float64
 	}{
-		{"surrogate only, wide clip", 8, 5, 0.9, 0},
-		{"surrogate only, tight clip", 8, 5, 0.05, 0},
-		{"KL only", 7, 4, 0.2, 1}, // advantages zeroed below
-		{"surrogate and KL", 30, 18, 0.2, 0.5},
+		{"surrogate only, wide clip", 8, 5, 0.9, 0, 0},
+		{"surrogate only, tight clip", 8, 5, 0.05, 0, 0},
+		{"KL only", 7, 4, 0.2, 1, 0}, // advantages zeroed below
+		{"surrogate and KL", 30, 18, 0.2, 0.5, 0},
+		{"entropy only", 7, 4, 0.2, 0, 0.7}, // advantages zeroed below
+		{"surrogate, KL and entropy", 30, 18, 0.2, 0.01, 0.005},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for trial := range 5 {
 				x, w, perm, o := randomObjective(rng, tc.n, tc.d, tc.clip, tc.kl)
-				if tc.name == "KL only" {
+				o.ent = tc.ent
+				if tc.name == "KL only" || tc.name == "entropy only" {
 					clear(o.adv)
 				}
 				var wk work

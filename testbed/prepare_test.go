@@ -73,6 +73,15 @@ func TestPrepareMLLatestSmall(t *testing.T) {
 		}
 	}
 	assert.InDelta(t, 0.9, hidden/pos, 0.05, "share of positive gains hidden in the sparse mode")
+	// One mask for candidates and history, as in the pipeline: the
+	// critic's history pairs are the observed share, not all of them.
+	sp := p.Sparsity()
+	require.Positive(t, sp.History, "history items counted")
+	assert.InDelta(t, cfg.Sparse, sp.HistoryShare(), 0.01, "observed share of history items (%d of %d)", sp.HistoryObserved, sp.History)
+	assert.InDelta(t, cfg.Sparse, sp.CandidateShare(), 0.01, "observed share of candidates (%d of %d)", sp.CandidatesObserved, sp.Candidates)
+	// The sparse mode's features come from models trained on the observed
+	// feedback only, so they differ from the dense mode's.
+	assert.NotEqual(t, p.train[0].x, p.train[0].xs, "sparse features differ from dense ones")
 	init := p.Evaluate(p.InitialWeights(1), measures)
 	assert.Greater(t, init[0][0], 0.5, "the initial (affinity) policy is a good interest ranker")
 }

@@ -27,10 +27,47 @@ type Data struct {
 	// Affinity and Rating score a user–item pair for the affinity and
 	// rating features; neither may be nil.
 	Affinity, Rating Scorer
+	// SparseAffinity and SparseRating are the same models trained on the
+	// observed feedback only, for the sparse mode's features; nil means the
+	// sparse mode uses Affinity and Rating.
+	SparseAffinity, SparseRating Scorer
+	// Sparsity describes the sparse mode's observation masks (zero when
+	// there is no sparse mode).
+	Sparsity Sparsity
 	// Critics predict the engagement of unobserved candidates, by critic
 	// kind (the estimators' Critic field). A kind left out cannot be
 	// trained in the sparse mode.
 	Critics map[string]rl.Predictor
+}
+
+// Sparsity counts what the sparse mode observes: candidates over every
+// episode, and the history items the critic's training pairs are drawn from
+// (training episodes and held-out users' histories).
+type Sparsity struct {
+	// CandidatesObserved and Candidates count observed and all candidates.
+	CandidatesObserved int `json:"candidates_observed"`
+	// Candidates counts all candidates.
+	Candidates int `json:"candidates"`
+	// HistoryObserved counts the history items whose feedback is observed.
+	HistoryObserved int `json:"history_observed"`
+	// History counts all history items.
+	History int `json:"history"`
+}
+
+// HistoryShare returns HistoryObserved/History (0 for no history).
+func (s Sparsity) HistoryShare() float64 {
+	if s.History == 0 {
+		return 0
+	}
+	return float64(s.HistoryObserved) / float64(s.History)
+}
+
+// CandidateShare returns CandidatesObserved/Candidates (0 for none).
+func (s Sparsity) CandidateShare() float64 {
+	if s.Candidates == 0 {
+		return 0
+	}
+	return float64(s.CandidatesObserved) / float64(s.Candidates)
 }
 
 // Problem is a prepared testbed problem: the featurised training and
@@ -38,11 +75,12 @@ type Data struct {
 // immutable after NewProblem or Prepare and safe for concurrent use by
 // Train.
 type Problem struct {
-	dataset string
-	needs   []string
-	train   []*episode
-	heldOut []*episode
-	dim     int
+	dataset  string
+	needs    []string
+	train    []*episode
+	heldOut  []*episode
+	dim      int
+	sparsity Sparsity
 }
 
 // episode is one featurised episode.
@@ -50,7 +88,11 @@ type episode struct {
 	id       string
 	need     int       // index into Problem.needs
 	n        int       // candidates
-	x        []float64 // n×dim row-major features
+	x        []float64 // n×dim row-major features (dense mode)
+	xs       []float64 // the sparse mode's features (x when they are the same)
+	cats     [][]int   // per candidate, episode-local category ids
+	ncat     int       // number of distinct categories among the candidates
+	shown    []int     // evaluation prompt order: shown[j] = position of candidate j
 	truth    []float64 // dense-truth gains
 	relevant []bool
 	observed []float64         // truth where observed, else 0
@@ -74,7 +116,7 @@ func NewProblem(d Data) (*Problem, error) {
 	if d.Affinity == nil || d.Rating == nil {
 		return nil, fmt.Errorf("testbed: problem: nil affinity or rating scorer")
 	}
-	p := &Problem{dataset: d.Dataset, dim: Dim(len(d.Needs))}
+	p := &Problem{dataset: d.Dataset, dim: Dim(len(d.Needs)), sparsity: d.Sparsity}
 	for _, n := range d.Needs {
 		p.needs = append(p.needs, n.ID)
 	}
@@ -103,9 +145,16 @@ func (p *Problem) prepare(d Data, eps []prompt.Episode, train bool) ([]*episode,
 		e := &episode{id: ep.ID, need: need, n: len(ep.Candidates),
 			x:     featurize(ep, need, len(p.needs), d.Affinity, d.Rating),
 			truth: ep.Labels.Gains, relevant: ep.Labels.Relevant}
-		if slices.ContainsFunc(e.x, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) {
+		e.xs = e.x
+		if d.SparseAffinity != nil && d.SparseRating != nil {
+			e.xs = featurize(ep, need, len(p.needs), d.SparseAffinity, d.SparseRating)
+		}
+		bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+		if slices.ContainsFunc(e.x, bad) || slices.ContainsFunc(e.xs, bad) {
 			return nil, fmt.Errorf("testbed: episode %q: a scorer gave a non-finite feature", ep.ID)
 		}
+		e.cats, e.ncat = localCategories(ep)
+		e.shown = evalOrder(ep.ID, e.n)
 		e.observed = make([]float64, e.n)
 		for i, g := range e.truth {
 			if ep.Labels.IsObserved(i) {
@@ -156,6 +205,17 @@ func (e *episode) gains(mode string, est Estimator) (g, v []float64, ok bool) {
 	return f.gains, nil, true
 }
 
+// features returns the episode's features in mode.
+func (e *episode) features(mode string) []float64 {
+	if mode == ModeSparse {
+		return e.xs
+	}
+	return e.x
+}
+
+// Sparsity returns the sparse mode's observation counts.
+func (p *Problem) Sparsity() Sparsity { return p.sparsity }
+
 // Needs returns the need ids, in column order.
 func (p *Problem) Needs() []string { return slices.Clone(p.needs) }
 
@@ -174,6 +234,19 @@ func (p *Problem) Counts() (train, heldOut []int) {
 	return train, heldOut
 }
 
+// PolicyWeights returns the initial weights of tc's policy class: for the
+// linear policy InitialWeights(tc.Init); for the autoregressive one tc.AR's
+// weights on the shared affinity and the prefix features, 0 elsewhere.
+func (p *Problem) PolicyWeights(tc TrainConfig) []float64 {
+	if tc.Policy != PolicyAutoregressive {
+		return p.InitialWeights(tc.Init)
+	}
+	w := make([]float64, p.dim+NumPrefix)
+	w[FeatAffinity] = tc.AR.Affinity
+	w[p.dim+PrefEarly], w[p.dim+PrefNext], w[p.dim+PrefCategory] = tc.AR.Early, tc.AR.Next, tc.AR.Category
+	return w
+}
+
 // InitialWeights returns the initial policy: init on the shared affinity
 // weight, 0 elsewhere.
 func (p *Problem) InitialWeights(init float64) []float64 {
@@ -182,21 +255,31 @@ func (p *Problem) InitialWeights(init float64) []float64 {
 	return w
 }
 
-// Evaluate ranks every held-out episode greedily under weights w (by
-// descending logit, ties by index) and returns, per need and measure, the
-// mean of the measure over the need's held-out episodes (0 for a need
-// without any). w must have Dim() entries.
+// Evaluate ranks every held-out episode greedily under the linear
+// policy's weights w with the dense mode's features (by descending logit,
+// ties by index) and returns, per need and measure, the mean of the
+// measure over the need's held-out episodes (0 for a need without any). w
+// must have Dim() entries. See EvaluatePolicy for the other policies and
+// modes.
 func (p *Problem) Evaluate(w []float64, measures []Measure) [][]float64 {
+	return p.EvaluatePolicy(PolicyLinear, ModeDense, w, measures)
+}
+
+// EvaluatePolicy is Evaluate for the policy class named policy
+// (PolicyLinear or PolicyAutoregressive, whose weights have
+// PolicyDim(policy) entries) with the features of mode. The autoregressive
+// policy decodes greedily (the most likely item at each position) from one
+// fixed prompt order per episode, a seeded shuffle of its candidates.
+func (p *Problem) EvaluatePolicy(policy, mode string, w []float64, measures []Measure) [][]float64 {
 	sums := make([][]float64, len(p.needs))
 	for i := range sums {
 		sums[i] = make([]float64, len(measures))
 	}
 	_, counts := p.Counts()
-	var s []float64
+	pol := newPolicy(policy, p.dim)
 	var perm []int
 	for _, e := range p.heldOut {
-		s = LogitsInto(s, w, e.x)
-		perm = GreedyInto(perm, s)
+		perm = pol.greedy(perm, e, e.features(mode), w, e.shown)
 		for m, ms := range measures {
 			sums[e.need][m] += ms.Metric(e.truth, e.relevant, perm, ms.K)
 		}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/flexrec/flexrec/prompt"
+	"github.com/flexrec/flexrec/rl"
 )
 
 // Result is a whole experiment: every run and the initial policy.
@@ -36,10 +37,21 @@ type Result struct {
 	Estimators []Estimator `json:"estimators"`
 	// Seeds are the seeds every (mode, estimator) ran with.
 	Seeds []int64 `json:"seeds"`
+	// Policies, Normalizations and Cutoffs are the cell axes, in order.
+	Policies []string `json:"policies"`
+	// Normalizations are the item reward normalisations, in order.
+	Normalizations []string `json:"normalizations"`
+	// Cutoffs are the training cutoffs, in order (0: the whole list).
+	Cutoffs []int `json:"cutoffs"`
+	// Initials holds the initial policy's held-out scores per policy class
+	// and mode (the sparse mode's features differ).
+	Initials []Initial `json:"initials"`
+	// Sparsity is what the sparse mode observed.
+	Sparsity Sparsity `json:"sparsity"`
 	// Train is the training configuration of every run.
 	Train TrainConfig `json:"train"`
-	// Initial holds, per need and measure, the initial policy's held-out
-	// scores (the same in every mode: the features do not depend on it).
+	// Initial holds, per need and measure, the initial linear policy's
+	// held-out scores with the dense mode's features (see Initials).
 	Initial [][]float64 `json:"initial"`
 	// Runs are the runs, by mode, then estimator, then seed.
 	Runs []*RunResult `json:"runs"`
@@ -61,6 +73,27 @@ type NeedInfo struct {
 	HeldOutEpisodes int `json:"held_out_episodes"`
 }
 
+// Initial is the initial policy's held-out scores for one policy class and
+// mode.
+type Initial struct {
+	// Policy is the policy class.
+	Policy string `json:"policy"`
+	// Mode is the feedback mode.
+	Mode string `json:"mode"`
+	// Scores holds, per need and measure, the held-out scores.
+	Scores [][]float64 `json:"scores"`
+}
+
+// InitialFor returns the initial scores of policy in mode (nil if absent).
+func (r *Result) InitialFor(policy, mode string) [][]float64 {
+	for _, in := range r.Initials {
+		if in.Policy == policy && in.Mode == mode {
+			return in.Scores
+		}
+	}
+	return nil
+}
+
 // RolloutsPerRun returns the rollouts each run samples: Iters·Batch·Group.
 func (r *Result) RolloutsPerRun() int { return r.Train.Iters * r.Train.Batch * r.Train.Group }
 
@@ -79,35 +112,29 @@ func Run(ctx context.Context, p *Problem, cfg Config, log *slog.Logger) (*Result
 	start := time.Now()
 	res := newResult(p, cfg)
 	var err error
-	if res.Diagnostics, err = Diagnose(p, cfg.Modes, cfg.Estimators, cfg.Seeds[0], cfg.Train, cfg.Measures[0]); err != nil {
-		return nil, err
-	}
-	type job struct {
-		mode string
-		est  Estimator
-		seed int64
-	}
-	var jobs []job
-	for _, mode := range cfg.Modes {
-		for _, est := range cfg.Estimators {
-			if est.RunsIn(mode) {
-				for _, seed := range cfg.Seeds {
-					jobs = append(jobs, job{mode, est, seed})
-				}
-			}
+	dtc, dests := cfg.Train, slices.Clone(cfg.Estimators)
+	dtc.Cutoff = cfg.Cutoffs[0]
+	for k := range dests {
+		if dests[k].Normalize == "" {
+			dests[k].Normalize = cfg.Normalizations[0]
 		}
 	}
+	if res.Diagnostics, err = Diagnose(p, cfg.Modes, dests, cfg.Seeds[0], dtc, cfg.Measures[0]); err != nil {
+		return nil, err
+	}
+	jobs := runJobs(cfg)
 	res.Runs = make([]*RunResult, len(jobs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(cfg.Workers)
 	for k, j := range jobs {
 		g.Go(func() error {
-			r, err := Train(gctx, p, j.mode, j.est, j.seed, cfg.Train, cfg.Measures)
+			r, err := Train(gctx, p, j.mode, j.est, j.seed, j.tc, cfg.Measures)
 			if err != nil {
 				return err
 			}
 			res.Runs[k] = r
-			log.Info("run done", "mode", j.mode, "estimator", j.est.Name, "seed", j.seed, "scores", r.Final().Scores)
+			log.Info("run done", "policy", r.Policy, "cutoff", r.Cutoff, "normalize", r.Normalize, "mode", j.mode,
+				"estimator", j.est.Name, "seed", j.seed, "scores", r.Final().Scores)
 			return nil
 		})
 	}
@@ -118,12 +145,59 @@ func Run(ctx context.Context, p *Problem, cfg Config, log *slog.Logger) (*Result
 	return res, nil
 }
 
+// job is one training run of Run.
+type job struct {
+	mode string
+	est  Estimator
+	seed int64
+	tc   TrainConfig
+}
+
+// runJobs lists the runs of cfg by policy, cutoff, normalisation, mode,
+// estimator and seed. An estimator that has no normalisation of the axis
+// (sequence level, or its own Normalize) runs under the first only.
+func runJobs(cfg Config) []job {
+	var jobs []job
+	for _, pol := range cfg.Policies {
+		for _, cut := range cfg.Cutoffs {
+			for ni, norm := range cfg.Normalizations {
+				tc := cfg.Train
+				tc.Policy, tc.Cutoff = pol, cut
+				for _, mode := range cfg.Modes {
+					for _, est := range cfg.Estimators {
+						fixed := est.Level == rl.LevelSequence || est.Normalize != ""
+						if !est.RunsIn(mode) || (fixed && ni > 0) {
+							continue
+						}
+						if !fixed {
+							est.Normalize = norm
+						}
+						for _, seed := range cfg.Seeds {
+							jobs = append(jobs, job{mode, est, seed, tc})
+						}
+					}
+				}
+			}
+		}
+	}
+	return jobs
+}
+
 // newResult fills a Result's description of p and cfg and the initial
 // policy's scores.
 func newResult(p *Problem, cfg Config) *Result {
 	res := &Result{Dataset: p.dataset, Needs: p.Needs(), Modes: cfg.Modes, Estimators: cfg.Estimators,
 		Seeds: cfg.Seeds, Train: cfg.Train, HistoryLen: cfg.Build.HistoryLen, Candidates: cfg.Build.NumCandidates,
-		Sparse: cfg.Sparse, HeldOut: cfg.HeldOut, Initial: p.Evaluate(p.InitialWeights(cfg.Train.Init), cfg.Measures)}
+		Sparse: cfg.Sparse, HeldOut: cfg.HeldOut, Initial: p.Evaluate(p.InitialWeights(cfg.Train.Init), cfg.Measures),
+		Policies: cfg.Policies, Normalizations: cfg.Normalizations, Cutoffs: cfg.Cutoffs, Sparsity: p.Sparsity()}
+	for _, pol := range cfg.Policies {
+		tc := cfg.Train
+		tc.Policy = pol
+		for _, mode := range cfg.Modes {
+			res.Initials = append(res.Initials, Initial{Policy: pol, Mode: mode,
+				Scores: p.EvaluatePolicy(pol, mode, p.PolicyWeights(tc), cfg.Measures)})
+		}
+	}
 	train, held := p.Counts()
 	for i, id := range res.Needs {
 		info := NeedInfo{ID: id, TrainEpisodes: train[i], HeldOutEpisodes: held[i]}
@@ -177,10 +251,57 @@ type Table struct {
 	Rows []Row `json:"rows"`
 }
 
-// Table summarises r: columns by need, then mode, then measure; a first
-// row for the initial policy (its cells have Seeds 0 and Std 0), then one
-// row per estimator.
-func (r *Result) Table() Table {
+// Panel names one block of tables: a policy class, a training cutoff and
+// an item reward normalisation.
+type Panel struct {
+	// Policy is the policy class.
+	Policy string `json:"policy"`
+	// Cutoff is the training cutoff (0: the whole list).
+	Cutoff int `json:"cutoff"`
+	// Normalize is the item reward normalisation.
+	Normalize string `json:"normalize"`
+}
+
+// Panels lists r's panels: policies, then cutoffs, then normalisations.
+func (r *Result) Panels() []Panel {
+	var out []Panel
+	for _, pol := range r.Policies {
+		for _, cut := range r.Cutoffs {
+			for _, norm := range r.Normalizations {
+				out = append(out, Panel{pol, cut, norm})
+			}
+		}
+	}
+	if len(out) == 0 { // a Result from before the axes: one panel
+		out = append(out, Panel{PolicyLinear, r.Train.Cutoff, ""})
+	}
+	return out
+}
+
+// runsOf returns the runs of est in panel pn and mode, by seed order. A
+// run without a normalisation (sequence level) serves every panel.
+func (r *Result) runsOf(pn Panel, est, mode string) []*RunResult {
+	var out []*RunResult
+	for _, run := range r.Runs {
+		if run.Estimator == est && run.Mode == mode && (run.Policy == pn.Policy || run.Policy == "") &&
+			run.Cutoff == pn.Cutoff && (run.Normalize == "" || pn.Normalize == "" || run.Normalize == pn.Normalize) {
+			out = append(out, run)
+		}
+	}
+	return out
+}
+
+// RunsOf returns the runs of estimator est in panel pn and mode, in seed
+// order (a sequence-level estimator's runs serve every normalisation).
+func (r *Result) RunsOf(pn Panel, est, mode string) []*RunResult { return r.runsOf(pn, est, mode) }
+
+// Table summarises the first panel of r; see TableFor.
+func (r *Result) Table() Table { return r.TableFor(r.Panels()[0]) }
+
+// TableFor summarises panel pn of r: columns by need, then mode, then
+// measure; a first row for the initial policy (its cells have Seeds 0 and
+// Std 0), then one row per estimator.
+func (r *Result) TableFor(pn Panel) Table {
 	var t Table
 	for _, need := range r.Needs {
 		for _, mode := range r.Modes {
@@ -192,13 +313,17 @@ func (r *Result) Table() Table {
 	init := Row{Name: "initial"}
 	for _, c := range t.Columns {
 		n, m := slices.Index(r.Needs, c.Need), slices.Index(r.Measures, c.Measure)
-		init.Cells = append(init.Cells, &Cell{Mean: r.Initial[n][m]})
+		scores := r.InitialFor(pn.Policy, c.Mode)
+		if scores == nil {
+			scores = r.Initial
+		}
+		init.Cells = append(init.Cells, &Cell{Mean: scores[n][m]})
 	}
 	t.Rows = append(t.Rows, init)
 	for _, est := range r.Estimators {
 		row := Row{Name: est.Name}
 		for _, c := range t.Columns {
-			row.Cells = append(row.Cells, r.cell(est.Name, c))
+			row.Cells = append(row.Cells, r.cell(pn, est.Name, c))
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -206,13 +331,11 @@ func (r *Result) Table() Table {
 }
 
 // cell aggregates the final scores of the runs of est in column c.
-func (r *Result) cell(est string, c Column) *Cell {
+func (r *Result) cell(pn Panel, est string, c Column) *Cell {
 	n, m := slices.Index(r.Needs, c.Need), slices.Index(r.Measures, c.Measure)
 	var xs []float64
-	for _, run := range r.Runs {
-		if run.Estimator == est && run.Mode == c.Mode {
-			xs = append(xs, run.Final().Scores[n][m])
-		}
+	for _, run := range r.runsOf(pn, est, c.Mode) {
+		xs = append(xs, run.Final().Scores[n][m])
 	}
 	if len(xs) == 0 {
 		return nil

@@ -34,6 +34,13 @@ type RunResult struct {
 	Estimator string `json:"estimator"`
 	// Seed is the run's seed.
 	Seed int64 `json:"seed"`
+	// Policy is the policy class (PolicyLinear, PolicyAutoregressive).
+	Policy string `json:"policy"`
+	// Cutoff is the training rewards' NDCG cutoff (0: the whole list).
+	Cutoff int `json:"cutoff"`
+	// Normalize is the item reward normalisation the run used (rl.PerPosition
+	// or rl.Pooled; "" for a sequence-level estimator, which has none).
+	Normalize string `json:"normalize"`
 	// Curve is the learning curve, from Iter 0 to the last update.
 	Curve []Point `json:"curve"`
 	// Weights are the final policy weights (see FeatureName).
@@ -45,10 +52,11 @@ func (r *RunResult) Final() Point { return r.Curve[len(r.Curve)-1] }
 
 // rollout is one sampled ranking with what the update needs.
 type rollout struct {
-	ep   *episode
-	perm []int
-	old  []float64 // ℓ_p under the sampling policy
-	adv  []float64 // the advantage crediting ℓ_p
+	ep    *episode
+	perm  []int
+	old   []float64 // ℓ_p under the sampling policy
+	adv   []float64 // the advantage crediting ℓ_p
+	shown []int     // the prompt order (autoregressive policy)
 }
 
 // trainer holds one run's state and buffers.
@@ -60,7 +68,8 @@ type trainer struct {
 	measures []Measure
 	w, grad  []float64
 	opt      *adam
-	ref      map[*episode][]float64 // the initial policy's logits
+	ref      []float64 // the initial policy's weights
+	pol      policy
 	group    *rl.Group
 	truth    rl.Scorer
 	batchRNG *rand.Rand
@@ -68,15 +77,15 @@ type trainer struct {
 	order    []int
 	next     int
 	rolls    []rollout
-	wk       work
-	s, keys  []float64
 	grs      []rl.Rollout
 }
 
-// Train trains the initial policy (tc.Init) on p's training episodes with
-// estimator est in mode, and returns its learning curve, measured with
-// measures on the held-out episodes every tc.EvalEvery updates and after
-// the last.
+// Train trains the initial policy of class tc.Policy (tc.Init, or tc.AR
+// for the autoregressive policy) on p's training episodes with estimator
+// est in mode, and returns its learning curve, measured with measures on
+// the held-out episodes every tc.EvalEvery updates and after the last. In
+// the sparse mode the policy's features come from the feature models
+// trained on the observed feedback only.
 //
 // Each update draws tc.Batch episodes (a seeded shuffle, reshuffled each
 // pass), samples tc.Group rankings per episode from the current policy,
@@ -95,8 +104,11 @@ func Train(ctx context.Context, p *Problem, mode string, est Estimator, seed int
 	if err != nil {
 		return nil, err
 	}
-	res := &RunResult{Mode: mode, Estimator: est.Name, Seed: seed}
-	res.Curve = append(res.Curve, Point{Scores: p.Evaluate(t.w, measures)})
+	res := &RunResult{Mode: mode, Estimator: est.Name, Seed: seed, Policy: t.policyName(), Cutoff: tc.Cutoff}
+	if est.Level == rl.LevelItem {
+		res.Normalize = t.group.Config().Normalize
+	}
+	res.Curve = append(res.Curve, Point{Scores: t.evaluate()})
 	for it := 1; it <= tc.Iters; it++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -110,7 +122,7 @@ func Train(ctx context.Context, p *Problem, mode string, est Estimator, seed int
 		}
 		if it%tc.EvalEvery == 0 || it == tc.Iters {
 			res.Curve = append(res.Curve, Point{Iter: it, Rollouts: it * tc.Batch * tc.Group,
-				Reward: reward, TrueReward: truth, Scores: p.Evaluate(t.w, measures)})
+				Reward: reward, TrueReward: truth, Scores: t.evaluate()})
 		}
 	}
 	res.Weights = slices.Clone(t.w)
@@ -130,21 +142,32 @@ func newTrainer(p *Problem, mode string, est Estimator, seed int64, tc TrainConf
 	if _, _, ok := p.train[0].gains(mode, est); !ok {
 		return nil, fmt.Errorf("testbed: estimator %q needs a %s critic the problem lacks", est.Name, est.Critic)
 	}
-	group, err := rl.NewGroup(est.rlConfig(tc.Cutoff))
+	group, err := rl.NewGroup(est.rlConfig(tc.RL, tc.Cutoff))
 	if err != nil {
 		return nil, fmt.Errorf("testbed: estimator %q: %w", est.Name, err)
 	}
+	w := p.PolicyWeights(tc)
 	t := &trainer{p: p, mode: mode, est: est, tc: tc, measures: measures, group: group,
-		w: p.InitialWeights(tc.Init), grad: make([]float64, p.dim), opt: newAdam(tc.LR, p.dim),
-		ref:      make(map[*episode][]float64, len(p.train)),
+		w: w, ref: slices.Clone(w), grad: make([]float64, len(w)), opt: newAdam(tc.LR, len(w)),
+		pol:      newPolicy(tc.Policy, p.dim),
 		batchRNG: rand.New(rand.NewPCG(uint64(seed), 0x62617463)), // "batc"
 		rng:      rand.New(rand.NewPCG(uint64(seed), 0x73616d70)), // "samp"
 		rolls:    make([]rollout, tc.Batch*tc.Group)}
-	for _, e := range p.train {
-		t.ref[e] = LogitsInto(nil, t.w, e.x)
-	}
 	t.order = t.batchRNG.Perm(len(p.train))
 	return t, nil
+}
+
+// policyName returns the run's policy class, PolicyLinear for "".
+func (t *trainer) policyName() string {
+	if t.tc.Policy == "" {
+		return PolicyLinear
+	}
+	return t.tc.Policy
+}
+
+// evaluate scores the current weights on the held-out episodes.
+func (t *trainer) evaluate() [][]float64 {
+	return t.p.EvaluatePolicy(t.policyName(), t.mode, t.w, t.measures)
 }
 
 // nextEpisode returns the next training episode of the seeded shuffle.
@@ -164,14 +187,13 @@ func (t *trainer) collect() (float64, float64, error) {
 	g := t.tc.Group
 	for b := range t.tc.Batch {
 		e := t.nextEpisode()
-		t.s = LogitsInto(t.s, t.w, e.x)
+		t.pol.episode(e, e.features(t.mode), t.w, t.ref)
 		rs := t.rolls[b*g : (b+1)*g]
 		t.grs = t.grs[:0]
 		for i := range rs {
 			r := &rs[i]
 			r.ep = e
-			r.perm, t.keys = SampleInto(r.perm, t.keys, t.s, t.rng)
-			r.old = LogProbsInto(r.old, t.s, r.perm)
+			t.pol.sample(r, t.rng)
 			t.grs = append(t.grs, rl.Rollout{Permutation: r.perm})
 		}
 		gains, vars, _ := e.gains(t.mode, t.est)
@@ -202,16 +224,17 @@ func (t *trainer) step() float64 {
 	for i := range t.rolls {
 		positions += len(t.rolls[i].perm) - 1
 	}
-	o := objective{clip: t.tc.Clip, kl: t.tc.KL, invT: 1 / float64(max(positions, 1))}
+	o := objective{clip: t.tc.Clip, kl: t.tc.KL, ent: t.tc.Entropy, invT: 1 / float64(max(positions, 1))}
 	var loss float64
 	var last *episode
 	for i := range t.rolls {
 		r := &t.rolls[i]
 		if r.ep != last { // the rollouts of one episode are adjacent
-			t.s, last = LogitsInto(t.s, t.w, r.ep.x), r.ep
+			t.pol.episode(r.ep, r.ep.features(t.mode), t.w, t.ref)
+			last = r.ep
 		}
-		o.adv, o.old, o.refLog = r.adv, r.old, t.ref[r.ep]
-		loss += t.wk.lossGrad(t.grad, r.ep.x, t.s, r.perm, &o)
+		o.adv, o.old = r.adv, r.old
+		loss += t.pol.lossGrad(t.grad, r, &o)
 	}
 	t.opt.step(t.w, t.grad)
 	return loss

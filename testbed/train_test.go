@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/flexrec/flexrec/rl"
 )
 
 // smallTrain is a budget that trains the synthetic problem in well under a
@@ -77,6 +79,11 @@ func TestTrainDeterministicAndWorkerIndependent(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Needs, cfg.Measures, cfg.Seeds = syntheticNeeds(), measures, []int64{1, 2}
 	cfg.Train.Iters, cfg.Train.Batch = 6, 4
+	// Every axis of the default protocol: 2 policies × 2 cutoffs × 2
+	// normalisations; per (policy, cutoff) dense runs grpo once and 3 item
+	// estimators per normalisation (7), sparse grpo once and 5 (11).
+	assert.Len(t, runJobs(cfg), 2*2*(7+11)*2, "jobs of the full protocol")
+	cfg.Policies, cfg.Cutoffs, cfg.Normalizations = []string{PolicyLinear}, []int{0}, []string{rl.PerPosition}
 	cfg.Workers = 1
 	a, err := Run(context.Background(), p, cfg, nil)
 	require.NoError(t, err)

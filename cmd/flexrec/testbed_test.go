@@ -26,11 +26,22 @@ type testbedJSON struct {
 	Seeds          []int64       `json:"seeds"`
 	RolloutsPerRun int           `json:"rollouts_per_run"`
 	Table          testbed.Table `json:"table"`
+	Panels         []struct {
+		Policy    string        `json:"policy"`
+		Normalize string        `json:"normalize"`
+		Table     testbed.Table `json:"table"`
+	} `json:"panels"`
+	Comparisons []testbed.Comparison `json:"comparisons"`
+	Curves      []struct {
+		Policy   string `json:"policy"`
+		Rollouts []int  `json:"rollouts"`
+	} `json:"curves"`
+	Initials []testbed.Initial `json:"initials"`
 }
 
 func TestTestbedQuickJSON(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains 30 small runs on ml-latest-small (about 2 s)")
+		t.Skip("trains 40 small runs of two policies on ml-latest-small (about 5 s)")
 	}
 	out := filepath.Join(t.TempDir(), "report")
 	code, stdout, stderr := runCLI(t, "", "testbed", "--quick", "--format", "json", "--out", out)
@@ -40,7 +51,7 @@ func TestTestbedQuickJSON(t *testing.T) {
 	require.Len(t, got.Needs, 2)
 	assert.Equal(t, "explore", got.Needs[1].ID)
 	assert.Equal(t, 1, got.Needs[1].Gain.MaxOverlap, "explore uses the looser rule by default")
-	assert.Equal(t, []int64{1, 2, 3}, got.Seeds, "three seeds")
+	assert.Equal(t, []int64{1, 2}, got.Seeds, "two seeds")
 	assert.Equal(t, 20*8*8, got.RolloutsPerRun, "quick budget")
 	require.Len(t, got.Table.Columns, 2*2*2, "needs × modes × measures")
 	require.Len(t, got.Table.Rows, 7, "initial + six estimators")
@@ -58,11 +69,23 @@ func TestTestbedQuickJSON(t *testing.T) {
 	for _, need := range []string{"interest", "explore"} {
 		col := testbed.Column{Need: need, Mode: "dense", Measure: "ndcg@5"}
 		init, causal := cell("initial", col), cell("causal-swap", col)
-		assert.Equal(t, 3, causal.Seeds, "causal-swap ran with three seeds")
+		assert.Equal(t, 2, causal.Seeds, "causal-swap ran with two seeds")
 		assert.Greater(t, causal.Mean, init.Mean, "%s: trained causal-swap NDCG@5 %.3f vs initial %.3f", need, causal.Mean, init.Mean)
 		assert.Nil(t, cell("causal-swap+critic", col), "critic rows are empty in the dense mode")
 		assert.NotNil(t, cell("causal-swap+critic", testbed.Column{Need: need, Mode: "sparse", Measure: "recall@5"}))
 	}
+	require.Len(t, got.Panels, 2, "one panel per policy (quick: one cutoff, one normalisation)")
+	assert.Equal(t, "autoregressive", got.Panels[1].Policy)
+	assert.NotEmpty(t, got.Comparisons, "paired comparisons")
+	for _, c := range got.Comparisons {
+		if c.Estimator == "causal-swap" {
+			require.NotNil(t, c.VsGRPO, "causal-swap vs grpo")
+			assert.Equal(t, 2, c.VsGRPO.N, "paired over both seeds")
+		}
+	}
+	require.NotEmpty(t, got.Curves, "learning curves")
+	assert.Equal(t, 20*8*8, got.Curves[0].Rollouts[len(got.Curves[0].Rollouts)-1], "curve ends at the budget")
+	assert.Len(t, got.Initials, 4, "initial scores per policy and mode")
 	for _, name := range []string{"curves.csv", "report.html", "table.md", "result.json"} {
 		_, err := os.Stat(filepath.Join(out, name))
 		assert.NoError(t, err, "--out wrote %s", name)
@@ -92,6 +115,9 @@ func TestTestbedFlags(t *testing.T) {
 		{"need", []string{"--needs", "nosuchneed"}},
 		{"seeds", []string{"--seeds", "0"}},
 		{"group", []string{"--group", "1"}},
+		{"policy", []string{"--policies", "transformer"}},
+		{"normalization", []string{"--normalizations", "global"}},
+		{"rl switch", []string{"--scaling", "huge"}},
 		{"argument", []string{"extra"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,10 +136,25 @@ func TestTestbedVerify(t *testing.T) {
 		{"defaults", nil, func(t *testing.T, cfg testbed.Config) {
 			d := testbed.DefaultConfig()
 			assert.Equal(t, d.Train, cfg.Train, "train config")
-			assert.Equal(t, []int64{1, 2, 3}, cfg.Seeds)
+			assert.Equal(t, d.Seeds, cfg.Seeds)
+			assert.Len(t, cfg.Seeds, 10, "ten paired seeds")
 			assert.Equal(t, 1, cfg.Needs[1].Gain.MaxOverlap, "explore max_overlap")
 			assert.Len(t, cfg.Estimators, 6)
+			assert.Equal(t, []string{"linear", "autoregressive"}, cfg.Policies)
+			assert.Equal(t, []int{0, 5}, cfg.Cutoffs)
+			assert.Len(t, cfg.Normalizations, 2)
 		}},
+		{"protocol flags", []string{"--policies", "autoregressive", "--cutoffs", "5", "--normalizations", "pooled", "--entropy", "0",
+			"--ar-next", "2", "--uncertainty", "sum", "--scaling", "clamp"},
+			func(t *testing.T, cfg testbed.Config) {
+				assert.Equal(t, []string{"autoregressive"}, cfg.Policies)
+				assert.Equal(t, []int{5}, cfg.Cutoffs)
+				assert.Equal(t, []string{"pooled"}, cfg.Normalizations)
+				assert.Equal(t, 0.0, cfg.Train.Entropy)
+				assert.Equal(t, 2.0, cfg.Train.AR.Next)
+				assert.Equal(t, "sum", string(cfg.Train.RL.Uncertainty))
+				assert.Equal(t, "clamp", string(cfg.Train.RL.Scaling))
+			}},
 		{"quick with overrides", []string{"--quick", "--iters", "7", "--needs", "explore", "--explore-overlap", "0", "--k", "10"},
 			func(t *testing.T, cfg testbed.Config) {
 				assert.Equal(t, 7, cfg.Train.Iters, "--iters overrides --quick")

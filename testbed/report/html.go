@@ -43,33 +43,47 @@ type svgChart struct {
 	B              float64 // the plot's bottom
 }
 
+// htmlPanel is one panel's part of the page.
+type htmlPanel struct {
+	Title       string
+	Table       template.HTML
+	Comparisons template.HTML
+	Charts      []svgChart
+}
+
 // htmlPage is the data of the report template.
 type htmlPage struct {
 	Setup   string
-	Table   template.HTML
 	Legend  []svgLine
-	Charts  []svgChart
+	Panels  []htmlPanel
 	Seconds float64
 }
 
 // WriteHTML writes a self-contained HTML report of r (no script, no
-// external resource, so it opens offline): the setup, the table, and one
-// inline SVG line chart per need, measure and mode with every estimator's
-// held-out score against rollouts sampled (mean over seeds, shaded ±1
-// std), the initial policy dashed.
+// external resource, so it opens offline): the setup, then per panel
+// (policy, training cutoff, normalisation) the table, the paired
+// differences, and one inline SVG line chart per need and mode with every
+// estimator's held-out first measure (NDCG@5 by default) against rollouts
+// seen (mean over seeds, shaded ±1 std), the initial policy dashed.
 func WriteHTML(w io.Writer, r *testbed.Result) error {
-	var tb strings.Builder
-	writeHTMLTable(&tb, r)
-	page := htmlPage{Setup: Setup(r), Table: template.HTML(tb.String()), Seconds: r.Seconds} // built from escaped parts
+	page := htmlPage{Setup: Setup(r), Seconds: r.Seconds}
 	for i, e := range r.Estimators {
 		page.Legend = append(page.Legend, svgLine{Name: e.Name, Color: palette[i%len(palette)]})
 	}
-	for n, need := range r.Needs {
-		for m, measure := range r.Measures {
+	for _, pn := range r.Panels() {
+		var tb, cb strings.Builder
+		writeHTMLTable(&tb, r.TableFor(pn))
+		writeHTMLComparisons(&cb, r, pn)
+		hp := htmlPanel{Title: PanelTitle(pn), Table: template.HTML(tb.String()), // built from escaped parts
+			Comparisons: template.HTML(cb.String())}
+		for n, need := range r.Needs {
 			for _, mode := range r.Modes {
-				page.Charts = append(page.Charts, chart(r, n, m, mode, need+" · "+measure+" · "+mode))
+				if len(r.Measures) > 0 {
+					hp.Charts = append(hp.Charts, chart(r, pn, n, 0, mode, need+" · "+r.Measures[0]+" · "+mode))
+				}
 			}
 		}
+		page.Panels = append(page.Panels, hp)
 	}
 	if err := reportTemplate.Execute(w, page); err != nil {
 		return fmt.Errorf("report: write html: %w", err)
@@ -77,9 +91,8 @@ func WriteHTML(w io.Writer, r *testbed.Result) error {
 	return nil
 }
 
-// writeHTMLTable writes the table as HTML, every text escaped.
-func writeHTMLTable(b *strings.Builder, r *testbed.Result) {
-	t := r.Table()
+// writeHTMLTable writes a panel's table as HTML, every text escaped.
+func writeHTMLTable(b *strings.Builder, t testbed.Table) {
 	esc := template.HTMLEscapeString
 	b.WriteString("<table><tr><th>estimator</th>")
 	for _, c := range t.Columns {
@@ -96,16 +109,48 @@ func writeHTMLTable(b *strings.Builder, r *testbed.Result) {
 	b.WriteString("</table>")
 }
 
-// series returns, per curve point, the rollouts and the mean and std over
-// seeds of measure m for need n of estimator est in mode; nil when the
-// estimator did not run there.
-func series(r *testbed.Result, est, mode string, n, m int) (xs, mean, std []float64) {
-	var runs []*testbed.RunResult
-	for _, run := range r.Runs {
-		if run.Estimator == est && run.Mode == mode {
-			runs = append(runs, run)
+// writeHTMLComparisons writes a panel's paired differences in the first
+// measure as HTML, every text escaped.
+func writeHTMLComparisons(b *strings.Builder, r *testbed.Result, pn testbed.Panel) {
+	if len(r.Measures) == 0 {
+		return
+	}
+	esc := template.HTMLEscapeString
+	type key struct{ est, need, mode string }
+	at := map[key]testbed.Comparison{}
+	for _, c := range r.Comparisons() {
+		if c.Panel == pn && c.Measure == r.Measures[0] {
+			at[key{c.Estimator, c.Need, c.Mode}] = c
 		}
 	}
+	fmt.Fprintf(b, "<p>Paired differences in %s against grpo / against independent: mean ± standard error (seeds positive/seeds).</p><table><tr><th>estimator</th>", esc(r.Measures[0]))
+	for _, n := range r.Needs {
+		for _, m := range r.Modes {
+			fmt.Fprintf(b, "<th>%s<br>%s</th>", esc(n), esc(m))
+		}
+	}
+	b.WriteString("</tr>")
+	for _, e := range r.Estimators {
+		fmt.Fprintf(b, "<tr><td>%s</td>", esc(e.Name))
+		for _, n := range r.Needs {
+			for _, m := range r.Modes {
+				text := "—"
+				if c, ok := at[key{e.Name, n, m}]; ok {
+					text = DiffText(c.VsGRPO) + " / " + DiffText(c.VsIndependent)
+				}
+				fmt.Fprintf(b, "<td>%s</td>", esc(text))
+			}
+		}
+		b.WriteString("</tr>")
+	}
+	b.WriteString("</table>")
+}
+
+// series returns, per curve point, the rollouts and the mean and std over
+// seeds of measure m for need n of estimator est in panel pn and mode; nil
+// when the estimator did not run there.
+func series(r *testbed.Result, pn testbed.Panel, est, mode string, n, m int) (xs, mean, std []float64) {
+	runs := r.RunsOf(pn, est, mode)
 	if len(runs) == 0 {
 		return nil, nil, nil
 	}
@@ -122,11 +167,15 @@ func series(r *testbed.Result, est, mode string, n, m int) (xs, mean, std []floa
 
 // chart lays out one chart: y from the lowest to the highest mean ± std
 // (and the initial score), padded, x from 0 to the rollouts of a run.
-func chart(r *testbed.Result, n, m int, mode, title string) svgChart {
+func chart(r *testbed.Result, pn testbed.Panel, n, m int, mode, title string) svgChart {
 	c := svgChart{Title: title, W: chW, H: chH, L: padL, R: padL + plotW, T: padTop, B: padTop + plotH}
-	lo, hi := r.Initial[n][m], r.Initial[n][m]
+	initial := r.InitialFor(pn.Policy, mode)
+	if initial == nil {
+		initial = r.Initial
+	}
+	lo, hi := initial[n][m], initial[n][m]
 	for _, e := range r.Estimators {
-		_, mean, std := series(r, e.Name, mode, n, m)
+		_, mean, std := series(r, pn, e.Name, mode, n, m)
 		for k := range mean {
 			lo, hi = math.Min(lo, mean[k]-std[k]), math.Max(hi, mean[k]+std[k])
 		}
@@ -140,7 +189,7 @@ func chart(r *testbed.Result, n, m int, mode, title string) svgChart {
 	px := func(x float64) float64 { return padL + plotW*x/xmax }
 	py := func(y float64) float64 { return padTop + plotH*(hi-y)/(hi-lo) }
 	for i, e := range r.Estimators {
-		xs, mean, std := series(r, e.Name, mode, n, m)
+		xs, mean, std := series(r, pn, e.Name, mode, n, m)
 		if xs == nil {
 			continue
 		}
@@ -153,7 +202,7 @@ func chart(r *testbed.Result, n, m int, mode, title string) svgChart {
 		c.Lines = append(c.Lines, svgLine{Name: e.Name, Color: palette[i%len(palette)],
 			Points: strings.Join(pts, " "), Band: strings.Join(append(up, down...), " ")})
 	}
-	c.InitialY = py(r.Initial[n][m])
+	c.InitialY = py(initial[n][m])
 	for k := 0; k <= 4; k++ {
 		y := lo + (hi-lo)*float64(k)/4
 		c.YTicks = append(c.YTicks, svgTick{Pos: py(y), Label: fmt.Sprintf("%.3f", y)})
@@ -177,10 +226,11 @@ svg text{font-size:10px;fill:#444}
 </style></head><body>
 <h1>flexrec testbed: credit assignment on a CPU</h1>
 <p>{{.Setup}}</p>
-{{.Table}}
-<h2>Learning curves</h2>
-<p>Held-out score of the greedy policy against rollouts sampled; mean over seeds, shaded ±1 std; dashed: the initial policy.</p>
+<p>Learning curves: held-out score of the greedy policy against rollouts seen; mean over seeds, shaded ±1 std; dashed: the initial policy.</p>
 <div class="legend">{{range .Legend}}<span><i style="background:{{.Color}}"></i>{{.Name}}</span>{{end}}</div>
+{{range .Panels}}<h2>{{.Title}}</h2>
+{{.Table}}
+{{.Comparisons}}
 <div class="charts">
 {{range .Charts}}<svg width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" role="img" aria-label="{{.Title}}">
 <text x="{{.L}}" y="14" style="font-size:12px;font-weight:600">{{.Title}}</text>
@@ -192,6 +242,7 @@ svg text{font-size:10px;fill:#444}
 <polyline points="{{.Points}}" fill="none" stroke="{{.Color}}" stroke-width="1.6"><title>{{.Name}}</title></polyline>
 {{end}}</svg>
 {{end}}</div>
+{{end}}
 <p style="font-size:12px;color:#666">Computed in {{printf "%.1f" .Seconds}} s.</p>
 </body></html>
 `))

@@ -97,8 +97,8 @@ func TestWriteCurvesCSV(t *testing.T) {
 	rows, err := csv.NewReader(&b).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 1+4*2, "header + 4 runs × 2 points")
-	assert.Equal(t, []string{"mode", "estimator", "seed", "iter", "rollouts", "reward", "true_reward", "interest:ndcg@5"}, rows[0])
-	assert.Equal(t, []string{"dense", "grpo", "2", "10", "640", "0.4", "0.45", "0.8"}, rows[4])
+	assert.Equal(t, []string{"policy", "cutoff", "normalize", "mode", "estimator", "seed", "iter", "rollouts", "reward", "true_reward", "interest:ndcg@5"}, rows[0])
+	assert.Equal(t, []string{"", "0", "", "dense", "grpo", "2", "10", "640", "0.4", "0.45", "0.8"}, rows[4])
 }
 
 func TestWriteHTMLSelfContained(t *testing.T) {
@@ -138,4 +138,33 @@ func TestWriteDir(t *testing.T) {
 	var back testbed.Result
 	require.NoError(t, json.Unmarshal(data, &back), "result.json parses as a testbed.Result")
 	assert.Equal(t, handResult().Table(), back.Table(), "result.json round-trips the table")
+}
+
+func TestComparisonsPairedBySeed(t *testing.T) {
+	r := handResult()
+	causal, _ := testbed.LookupEstimator(testbed.EstCausal)
+	r.Estimators = append(r.Estimators, causal)
+	for seed, final := range map[int64]float64{1: 0.75, 2: 0.78} {
+		r.Runs = append(r.Runs, &testbed.RunResult{Mode: testbed.ModeDense, Estimator: testbed.EstCausal, Seed: seed,
+			Curve: []testbed.Point{{Scores: [][]float64{{final}}}}})
+	}
+	var got *testbed.Comparison
+	for _, c := range r.Comparisons() {
+		if c.Estimator == testbed.EstCausal && c.Mode == testbed.ModeDense {
+			got = &c
+		}
+	}
+	require.NotNil(t, got, "a comparison for causal-swap, dense")
+	// Differences against grpo (0.7, 0.8): +0.05 and −0.02; mean 0.015,
+	// sample std 0.07/√2, standard error 0.035.
+	require.NotNil(t, got.VsGRPO)
+	assert.InDelta(t, 0.015, got.VsGRPO.Mean, 1e-12, "mean paired difference")
+	assert.InDelta(t, 0.035, got.VsGRPO.SE, 1e-12, "standard error")
+	assert.Equal(t, 1, got.VsGRPO.Positive, "seeds positive")
+	assert.Equal(t, 2, got.VsGRPO.N, "paired seeds")
+	assert.Nil(t, got.VsIndependent, "independent did not run")
+	assert.Equal(t, "+0.015 ± 0.035 (1/2)", DiffText(got.VsGRPO))
+	var b bytes.Buffer
+	require.NoError(t, WriteTable(&b, r))
+	assert.Contains(t, b.String(), "| causal-swap | +0.015 ± 0.035 (1/2) / — | — |", "the comparison table")
 }
