@@ -13,8 +13,9 @@ import (
 // Backend samples completions. Implementations are safe for concurrent use.
 type Backend interface {
 	// Sample returns req.N samples (at least one) for the request, or an
-	// error. Errors that callers branch on are *StatusError, ErrUnknownModel
-	// and ErrNoLogprobs (see errors.go).
+	// error. Errors that callers branch on are *StatusError, *AnswerError,
+	// ErrUnknownModel and ErrNoLogprobs (see errors.go); IsRetryable tells
+	// a transient one.
 	Sample(ctx context.Context, req *Request) (*Response, error)
 }
 

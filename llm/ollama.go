@@ -136,9 +136,10 @@ func NewOllama(cfg OllamaConfig) (*Ollama, error) {
 func (o *Ollama) String() string { return "ollama " + safeURL(o.base) }
 
 // Sample draws req.N samples. Errors: *StatusError (unwrapping to
-// ErrUnknownModel for a model the server lacks), ErrNoLogprobs (also for a
-// server too old to give them), or a network error wrapped with the
-// backend's name.
+// ErrUnknownModel for a model the server lacks), *AnswerError (an HTTP 200
+// with an error, not done, or not JSON), ErrNoLogprobs (also for a server
+// too old to give them), or a network error wrapped with the backend's
+// name.
 func (o *Ollama) Sample(ctx context.Context, req *Request) (*Response, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err

@@ -179,8 +179,9 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 func (o *OpenAI) String() string { return o.name }
 
 // Sample draws req.N samples. Errors: *StatusError (unwrapping to ErrAuth
-// or ErrUnknownModel where that is the cause), ErrNoLogprobs, or a network
-// error wrapped with the backend's name.
+// or ErrUnknownModel where that is the cause), *AnswerError (an HTTP 200
+// with an error object, no choices or a body that is not JSON),
+// ErrNoLogprobs, or a network error wrapped with the backend's name.
 func (o *OpenAI) Sample(ctx context.Context, req *Request) (*Response, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
