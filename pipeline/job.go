@@ -125,12 +125,14 @@ func Run(ctx context.Context, job Job, dir string, opts Options) (sum *Summary, 
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	defer lock.Release()
 	claimed := false
 	defer func() {
 		if !claimed && errors.Is(statErr, os.ErrNotExist) {
-			lock.Release()
-			os.RemoveAll(dir) // best effort: nothing of this job is in it
+			_ = lock.Release()      // the process's exit releases it anyway
+			_ = os.RemoveAll(dir) // best effort: nothing of this job is in it
+		}
+		if rerr := lock.Release(); rerr != nil && err == nil {
+			err = rerr
 		}
 	}()
 	st, err := prepare(ctx, job, log)

@@ -13,7 +13,7 @@ type Config struct {
 	// Samples is G, the rollouts per episode, >= 1. Default 8 (method.md §5).
 	Samples int `json:"samples" yaml:"samples"`
 	// Seed is the base seed: rollout i of episode e uses
-	// RolloutSeed(Seed, e.ID, i) for both the candidate shuffle and
+	// rollout.Seed(Seed, e.ID, i) for both the candidate shuffle and
 	// sampling. 0 is a valid seed.
 	Seed int64 `json:"seed" yaml:"seed"`
 	// Model names the model on the backend.

@@ -79,7 +79,7 @@ func TestEpisodeRecords(t *testing.T) {
 	var meanAdv float64
 	for i, rec := range recs {
 		assert.Equal(t, i, rec.Rollout)
-		assert.Equal(t, RolloutSeed(7, ep.ID, i), rec.Seed)
+		assert.Equal(t, Seed(7, ep.ID, i), rec.Seed)
 		assert.True(t, rec.Parse.Valid, "the builtin policy always writes a valid answer")
 		require.Len(t, rec.Ranking, len(ep.Candidates))
 		seen := map[int]bool{}
@@ -136,7 +136,7 @@ type constCritic struct{ mean, variance float64 }
 
 func (c constCritic) Predict(string, string) (float64, float64) { return c.mean, c.variance }
 
-func runToFile(t *testing.T, r *Runner, eps []prompt.Episode, path string, ctx context.Context) (Stats, error) {
+func runToFile(ctx context.Context, t *testing.T, r *Runner, eps []prompt.Episode, path string) (Stats, error) {
 	t.Helper()
 	return Run(ctx, r, eps, RunOptions{Path: path, Concurrency: 3, Fingerprint: "test"})
 }
@@ -145,7 +145,7 @@ func TestRunResumesToIdenticalFile(t *testing.T) {
 	r, eps := newTestRunner(t, 4)
 	dir := t.TempDir()
 	full := filepath.Join(dir, "full.jsonl")
-	st, err := runToFile(t, r, eps, full, context.Background())
+	st, err := runToFile(context.Background(), t, r, eps, full)
 	require.NoError(t, err)
 	assert.Equal(t, len(eps), st.Episodes)
 	assert.Equal(t, 4*len(eps), st.Rollouts)
@@ -174,7 +174,7 @@ func TestRunResumesToIdenticalFile(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
 
-	st, err = runToFile(t, r, eps, part, context.Background())
+	st, err = runToFile(context.Background(), t, r, eps, part)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, st.Resumed, 3)
 	assert.Equal(t, len(eps), st.Episodes)
@@ -233,10 +233,10 @@ func TestConfigValidate(t *testing.T) {
 
 func TestRolloutSeedRange(t *testing.T) {
 	for i := range 100 {
-		s := RolloutSeed(int64(i)*977, "ep", i)
+		s := Seed(int64(i)*977, "ep", i)
 		assert.True(t, s >= 0 && s < math.MaxInt32)
 	}
-	assert.NotEqual(t, RolloutSeed(1, "a", 0), RolloutSeed(1, "b", 0))
+	assert.NotEqual(t, Seed(1, "a", 0), Seed(1, "b", 0))
 }
 
 func BenchmarkEpisodeBuiltin(b *testing.B) {

@@ -99,14 +99,18 @@ func (s *Stats) add(recs []Record) {
 // episodes. With opts.FailFast the first failure ends the run instead.
 // When ctx is cancelled Run cancels the requests in flight at once, writes
 // the groups that were complete, and returns ctx's error.
-func Run(ctx context.Context, r *Runner, eps []prompt.Episode, opts RunOptions) (Stats, error) {
+func Run(ctx context.Context, r *Runner, eps []prompt.Episode, opts RunOptions) (_ Stats, err error) {
 	st := Stats{Total: len(eps)}
 	opts.defaults(r.cfg.Samples)
 	lock, err := folderlock.AcquireFile(opts.Path)
 	if err != nil {
 		return st, fmt.Errorf("rollout: %w", err)
 	}
-	defer lock.Release()
+	defer func() {
+		if rerr := lock.Release(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
 	if err := checkMeta(opts.Path, opts.Fingerprint); err != nil {
 		return st, err
 	}

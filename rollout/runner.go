@@ -36,10 +36,10 @@ func NewRunner(backend llm.Backend, info BackendInfo, cfg Config, critic rl.Pred
 	return &Runner{backend: backend, info: info, cfg: cfg, critic: critic}, nil
 }
 
-// RolloutSeed returns the seed of rollout i of an episode: a hash of the
+// Seed returns the seed of rollout i of an episode: a hash of the
 // base seed and the episode id, plus i, kept in [0, 2^31) so every server
 // accepts it.
-func RolloutSeed(base int64, episodeID string, i int) int64 {
+func Seed(base int64, episodeID string, i int) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(strconv.FormatInt(base, 10) + "\x00" + episodeID))
 	return int64((h.Sum64() + uint64(i)) & 0x7fffffff)
@@ -99,7 +99,7 @@ func (r *Runner) finish(ep *prompt.Episode, grp *group) error {
 // sample draws rollout i of ep into rec: render, sample, parse, repair,
 // align. Rewards come later, for the whole group.
 func (r *Runner) sample(ctx context.Context, ep *prompt.Episode, need *prompt.Need, i int, rec *Record) error {
-	seed := RolloutSeed(r.cfg.Seed, ep.ID, i)
+	seed := Seed(r.cfg.Seed, ep.ID, i)
 	opts := r.cfg.Prompt
 	opts.Shuffle = true
 	rendered, err := prompt.Render(ep, need, opts, seed)

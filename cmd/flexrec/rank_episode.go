@@ -82,7 +82,7 @@ func rankEpisode(ctx context.Context, b llm.Backend, ep *prompt.Episode, cfg *ra
 
 // rankOne renders, samples, parses, repairs and aligns rollout i.
 func rankOne(ctx context.Context, b llm.Backend, ep *prompt.Episode, need *prompt.Need, cfg *rankConfig, i int, dst *rankSample) error {
-	seed := rollout.RolloutSeed(cfg.seed, ep.ID, i)
+	seed := rollout.Seed(cfg.seed, ep.ID, i)
 	r, err := prompt.Render(ep, need, cfg.prompt, seed)
 	if err != nil {
 		return err

@@ -117,7 +117,7 @@ func TestRankOutput(t *testing.T) {
 	need, err := prompt.LookupNeed("interest")
 	require.NoError(t, err)
 	for i, s := range got.Samples {
-		seed := rollout.RolloutSeed(5, ep.ID, i)
+		seed := rollout.Seed(5, ep.ID, i)
 		assert.Equal(t, seed, s.Seed)
 		r, err := prompt.Render(ep, &need, prompt.DefaultOptions(), seed)
 		require.NoError(t, err)

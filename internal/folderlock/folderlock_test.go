@@ -32,12 +32,12 @@ func TestAcquireFileIsPerFile(t *testing.T) {
 	dir := t.TempDir()
 	a, err := AcquireFile(filepath.Join(dir, "a.jsonl"))
 	require.NoError(t, err)
-	defer a.Release()
 	b, err := AcquireFile(filepath.Join(dir, "b.jsonl"))
 	require.NoError(t, err, "another file in the same folder is free")
-	defer b.Release()
 	_, err = AcquireFile(filepath.Join(dir, "a.jsonl"))
 	assert.True(t, errors.As(err, new(*HeldError)), "same file again: got %v", err)
+	assert.NoError(t, a.Release())
+	assert.NoError(t, b.Release())
 }
 
 // TestKilledHolderNeverBlocks takes the lock in a child process, kills it
