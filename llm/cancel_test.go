@@ -181,3 +181,25 @@ func TestNetworkErrorsHideURLSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestStackAttemptTimeout: in a Stack the attempt timeout bounds the time
+// at the server, not the wait for the limits: a try that waits 400 ms for
+// the request rate still has its 300 ms at the server, and a hung try is
+// cut at 300 ms and retried.
+func TestStackAttemptTimeout(t *testing.T) {
+	f := newFake(t, "ollama")
+	cfg := llm.DefaultStackConfig()
+	cfg.Retry.AttemptTimeout, cfg.Retry.InitialInterval = 300*time.Millisecond, time.Millisecond
+	cfg.Limit = llm.LimitConfig{RequestsPerSecond: 2.5}
+	st, err := llm.NewStack(newOllamaBackend(t, f.URL()), cfg)
+	require.NoError(t, err)
+	_, err = st.Sample(context.Background(), matrixRequest())
+	require.NoError(t, err, "the first call")
+	_, err = st.Sample(context.Background(), matrixRequest())
+	require.NoError(t, err, "a call that waits 400 ms for the request rate")
+	f.queue(hangFault)
+	_, err = st.Sample(context.Background(), matrixRequest())
+	require.NoError(t, err, "a call whose first try hangs")
+	assert.Equal(t, int64(4), f.chats.Load(), "chat requests")
+	assert.Equal(t, int64(1), st.Progress().Retries)
+}
