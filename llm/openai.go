@@ -124,7 +124,7 @@ var reservedKeys = []string{"model", "messages", "n", "temperature", "top_p", "s
 // Validate reports a config the backend cannot use.
 func (c OpenAIConfig) Validate() error {
 	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
-		return fmt.Errorf("llm: openai base URL %q: want http:// or https://", c.BaseURL)
+		return fmt.Errorf("llm: openai base URL %q: want http:// or https://", safeURL(c.BaseURL))
 	}
 	if !slices.Contains([]string{SchemaResponseFormat, SchemaStructuredOutputs, SchemaGuidedJSON}, c.StructuredOutputs) {
 		return fmt.Errorf("llm: structured outputs %q: want %s, %s or %s", c.StructuredOutputs,
@@ -164,10 +164,14 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		return nil, err
 	}
 	oc := openai.DefaultConfig(cfg.APIKey)
-	oc.BaseURL = cfg.BaseURL
+	base, query := splitQuery(cfg.BaseURL)
+	oc.BaseURL = strings.TrimRight(base, "/")
 	var doer HTTPDoer = DefaultHTTPClient()
 	if cfg.HTTPClient != nil {
 		doer = cfg.HTTPClient
+	}
+	if query != nil {
+		doer = queryDoer{next: doer, query: query}
 	}
 	oc.HTTPClient = patchingDoer{next: doer}
 	return &OpenAI{cfg: cfg, name: "openai " + safeURL(cfg.BaseURL), client: openai.NewClientWithConfig(oc),

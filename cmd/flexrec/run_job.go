@@ -16,13 +16,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/pipeline"
 	"github.com/flexrec/flexrec/rollout"
 )
-
-// throttleOf names the limit holding the backend's requests back, if any.
-// Set once llm exposes it; empty means none (or unknown).
-var throttleOf = func(*pipeline.Opened) string { return "" }
 
 type runOptions struct {
 	config    string
@@ -214,8 +211,11 @@ func (p *progress) rates(st rollout.Stats, b *pipeline.Opened) rates {
 		r.eta = time.Duration(float64(left) * el / float64(done) * float64(time.Second)).Round(time.Second)
 	}
 	if b != nil && b.Stack != nil {
-		r.cost = b.Stack.Meter.Totals().Cost
-		r.throttle = throttleOf(b)
+		sp := b.Stack.Progress()
+		r.cost = sp.Cost
+		if sp.Throttle != llm.ThrottleNone {
+			r.throttle = string(sp.Throttle)
+		}
 	}
 	return r
 }
