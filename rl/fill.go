@@ -16,6 +16,15 @@ type Predictor interface {
 	Predict(user, item string) (mean, variance float64)
 }
 
+// HurdlePredictor is a Predictor whose engagement has a mass at zero: the
+// user met the item with probability p, and then engaged X ~ N(mean,
+// variance); else the engagement is 0. critic.Hurdle is one. Fill uses it
+// for exact gain moments under that mixture.
+type HurdlePredictor interface {
+	Predictor
+	PredictHurdle(user, item string) (p, mean, variance float64)
+}
+
 // ErrNoPrediction is returned by Fill when a candidate is unobserved and
 // no prediction can stand in for its gain: no Predictor, or a gain rule
 // (query_relevance) whose input is not an engagement.
@@ -39,6 +48,12 @@ var ErrNoPrediction = errors.New("rl: no prediction for an unobserved gain")
 //   - query_relevance: ErrNoPrediction (a critic predicts engagement, not
 //     query grades).
 //
+// When p is a HurdlePredictor the engagement is 0 with probability 1 − π
+// and X ~ N(μ, σ²) otherwise (π, μ, σ² from PredictHurdle), and the
+// moments are exact under that mixture: E g = π E max(X, 0),
+// E g² = π E max(X, 0)² (engagement, novel_engagement), and
+// q = π Φ((μ−θ)/σ) (trend).
+//
 // σ = 0 gives the deterministic gain. Unobserved candidates' true gains are
 // never read. Errors: ErrNoPrediction; a Predictor returning a non-finite
 // mean or a negative or non-finite variance (naming the item). O(N + H)
@@ -56,14 +71,19 @@ func Fill(gains, variances []float64, ep *prompt.Episode, rule prompt.GainRule, 
 		if p == nil || rule.Rule == prompt.RuleQueryRelevance {
 			return gains, variances, fmt.Errorf("rl: episode %q candidate %q (rule %s): %w", ep.ID, c.ItemID, rule.Rule, ErrNoPrediction)
 		}
-		mu, v := p.Predict(ep.UserID, c.ItemID)
-		if math.IsNaN(mu) || math.IsInf(mu, 0) || !(v >= 0) || math.IsInf(v, 1) {
-			return gains, variances, fmt.Errorf("rl: episode %q candidate %q: prediction (%v, %v) not finite", ep.ID, c.ItemID, mu, v)
+		pi, mu, v := 1.0, 0.0, 0.0
+		if hp, ok := p.(HurdlePredictor); ok {
+			pi, mu, v = hp.PredictHurdle(ep.UserID, c.ItemID)
+		} else {
+			mu, v = p.Predict(ep.UserID, c.ItemID)
+		}
+		if math.IsNaN(mu) || math.IsInf(mu, 0) || !(v >= 0) || math.IsInf(v, 1) || !(pi >= 0 && pi <= 1) {
+			return gains, variances, fmt.Errorf("rl: episode %q candidate %q: prediction (%v, %v, %v) not finite", ep.ID, c.ItemID, pi, mu, v)
 		}
 		if rule.Rule == prompt.RuleNovelEngagement && seen == nil {
 			seen = historyCategories(ep)
 		}
-		gains[i], variances[i] = gainMoments(rule, c, seen, mu, math.Sqrt(v))
+		gains[i], variances[i] = gainMoments(rule, c, seen, pi, mu, math.Sqrt(v))
 	}
 	return gains, variances, nil
 }
@@ -79,11 +99,11 @@ func historyCategories(ep *prompt.Episode) map[string]bool {
 }
 
 // gainMoments returns the mean and variance of rule's gain for candidate c
-// when its engagement is N(mu, sd²).
-func gainMoments(rule prompt.GainRule, c prompt.Candidate, seen map[string]bool, mu, sd float64) (float64, float64) {
+// when its engagement is N(mu, sd²) with probability pi and 0 otherwise.
+func gainMoments(rule prompt.GainRule, c prompt.Candidate, seen map[string]bool, pi, mu, sd float64) (float64, float64) {
 	switch rule.Rule {
 	case prompt.RuleEngagement:
-		return rectified(mu, sd)
+		return hurdled(pi, mu, sd)
 	case prompt.RuleNovelEngagement:
 		overlap := 0
 		for _, cat := range c.Categories {
@@ -94,11 +114,11 @@ func gainMoments(rule prompt.GainRule, c prompt.Candidate, seen map[string]bool,
 		if rule.Gain(prompt.GainInput{Engagement: 1, Overlap: overlap}) == 0 {
 			return 0, 0
 		}
-		return rectified(mu, sd)
+		return hurdled(pi, mu, sd)
 	case prompt.RuleTrend:
 		// The weight of a relevant item: the rule's own transform.
 		w := rule.Gain(prompt.GainInput{Engagement: math.Inf(1), WindowPopularity: c.RecentPopularity})
-		q := upperTail(mu, sd, trendThreshold(rule))
+		q := pi * upperTail(mu, sd, trendThreshold(rule))
 		return q * w, q * (1 - q) * w * w
 	}
 	return 0, 0
@@ -110,6 +130,18 @@ func trendThreshold(r prompt.GainRule) float64 {
 		return r.RelevanceMin
 	}
 	return 4
+}
+
+// hurdled returns the mean and variance of g = max(X, 0) with probability
+// pi and 0 otherwise, X ~ N(mu, sd²): E g = pi m1, Var g = pi m2 − (pi m1)²
+// with m1, m2 the rectified Gaussian's first two moments.
+func hurdled(pi, mu, sd float64) (float64, float64) {
+	m, v := rectified(mu, sd)
+	if pi == 1 {
+		return m, v
+	}
+	m2 := v + m*m
+	return pi * m, math.Max(pi*m2-pi*pi*m*m, 0)
 }
 
 // rectified returns the mean and variance of max(X, 0), X ~ N(mu, sd²).

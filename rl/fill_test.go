@@ -81,3 +81,53 @@ func TestFillObservedAndErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []float64{4, 99, 1}, g)
 }
+
+// hurdleFixed predicts the same mixture for every pair: met with
+// probability p, then N(mu, v).
+type hurdleFixed struct{ p, mu, v float64 }
+
+func (f hurdleFixed) Predict(string, string) (float64, float64) {
+	return f.p * f.mu, f.p*f.v + f.p*(1-f.p)*f.mu*f.mu
+}
+
+func (f hurdleFixed) PredictHurdle(string, string) (float64, float64, float64) { return f.p, f.mu, f.v }
+
+func TestFillHurdleMomentsMatchMonteCarlo(t *testing.T) {
+	ep := &prompt.Episode{ID: "e", UserID: "u",
+		History:    []prompt.HistoryItem{{ItemID: "h", Categories: []string{"Drama"}}},
+		Candidates: []prompt.Candidate{{ItemID: "a", Categories: []string{"Comedy"}, RecentPopularity: 12}, {ItemID: "b", Categories: []string{"Drama"}}}}
+	for _, tc := range []struct {
+		name string
+		rule prompt.GainRule
+		h    hurdleFixed
+	}{
+		{"engagement", prompt.GainRule{Rule: prompt.RuleEngagement}, hurdleFixed{0.3, 3.5, 0.8}},
+		{"engagement rectified", prompt.GainRule{Rule: prompt.RuleEngagement}, hurdleFixed{0.6, 0.2, 1}},
+		{"novel", prompt.GainRule{Rule: prompt.RuleNovelEngagement}, hurdleFixed{0.4, 3, 0.6}},
+		{"trend", prompt.GainRule{Rule: prompt.RuleTrend, RelevanceMin: 4}, hurdleFixed{0.5, 3.7, 0.5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, v, err := Fill(nil, nil, ep, tc.rule, tc.h)
+			require.NoError(t, err)
+			rng := rand.New(rand.NewPCG(10, 10))
+			for i, c := range ep.Candidates {
+				overlap := i // candidate b shares the history's genre
+				const n = 400000
+				var s, s2 float64
+				for range n {
+					eng := 0.0
+					if rng.Float64() < tc.h.p {
+						eng = tc.h.mu + math.Sqrt(tc.h.v)*rng.NormFloat64()
+					}
+					x := tc.rule.Gain(prompt.GainInput{Engagement: eng, Overlap: overlap, WindowPopularity: c.RecentPopularity})
+					s += x
+					s2 += x * x
+				}
+				wm := s / n
+				wv := s2/n - wm*wm
+				assert.InDelta(t, wm, g[i], 0.01*(1+wm), "mean of candidate %s", c.ItemID)
+				assert.InDelta(t, wv, v[i], 0.02*(1+wv), "variance of candidate %s", c.ItemID)
+			}
+		})
+	}
+}

@@ -25,10 +25,17 @@ func newCriticEvalCmd(s io3) *cobra.Command {
 		Long: `Predict every candidate's gain with the critic (its labels hidden) and compare
 with the episodes' true gains on the candidates chosen by --on: unobserved
 (default; the held-out pairs of the sparse mode), observed, or all. Prints
-one JSON object: pairs, rmse, nll (mean Gaussian negative log-likelihood,
-nats), coverage50 and coverage90 (share of true gains inside the central 50%
-and 90% intervals; calibrated near 0.5 and 0.9), mean_sd, episodes, skipped
-(no labels, or the search need, which a critic cannot predict).
+one JSON object: pairs, rmse, nll (mean Gaussian negative log-likelihood of
+the predicted mean and variance, nats), log_score (the same under the
+predictive distribution itself: for a hurdle critic the mixture with a mass
+at gain 0), coverage50, coverage80, coverage90 and coverage95 (share of true
+gains inside the central interval of that level; for the mixture by the
+randomized probability integral transform; calibrated near 0.5, 0.8, 0.9,
+0.95), mean_sd, reliability (10 bins of equal count by predicted variance:
+mean predicted variance against mean squared error), episodes, skipped (no
+labels, or the search need, which a critic cannot predict), and positive (the
+same on the pairs with a true gain above 0; conditioning on the outcome, its
+coverage is not expected to be nominal).
 
 Examples:
   flexrec critic eval --critic critic.json --episodes eps.jsonl

@@ -36,7 +36,12 @@ never read. A seeded --valid-fraction of the ratings fits the variance model
 of them. With --hurdle (the default), a logistic model of whether the user
 met the item at all (from the item's and user's rating counts) is fitted on
 the observed candidates, since episode gains are 0 for unseen candidates:
-the critic then predicts E g = p·μ, Var g = p·σ² + p(1−p)·μ².
+the critic then predicts E g = p·μ, Var g = p·σ² + p(1−p)·μ², and the whole
+mixture (gain 0 with probability 1 − p) where a consumer can use it. With
+--calibration-fraction (default 0.5) that share of the observed candidates is
+held out first to fit a calibration (Platt scaling of p, a shift of μ and a
+factor on σ²); the critic is then refit on everything and keeps it. Only
+observed feedback is used.
 Writes the critic as one JSON file (--out) and prints a JSON summary.
 
 Examples:
@@ -64,6 +69,7 @@ func (o *criticTrainOptions) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&c.Neighbours, "neighbours", c.Neighbours, "knn: neighbourhood size")
 	f.Float64Var(&c.Shrink, "shrink", c.Shrink, "knn: similarity shrinkage n/(n+shrink)")
 	f.Float64Var(&c.ValidFraction, "valid-fraction", c.ValidFraction, "share of training pairs held out to fit the variance, in (0, 0.5]")
+	f.Float64Var(&c.CalibrationFraction, "calibration-fraction", c.CalibrationFraction, "hurdle: share of observed candidates held out to calibrate the mixture, in [0, 0.9); 0: none")
 }
 
 func (o *criticTrainOptions) verify() error {
@@ -106,6 +112,7 @@ func runCriticTrain(ctx context.Context, o *criticTrainOptions, s io3) error {
 		"exposures": len(obs.Exposures), "variance": c.Variance(), "out": o.out}
 	if h, ok := c.(*critic.Hurdle); ok {
 		sum["hurdle_weights"] = h.Weights()
+		sum["calibration"] = h.Calibration()
 	}
 	return json.NewEncoder(s.out).Encode(sum)
 }

@@ -83,6 +83,10 @@ type Config struct {
 	// ValidFraction is the share of the training pairs held out to fit the
 	// VarianceModel, in (0, 0.5]. Default 0.2.
 	ValidFraction float64 `json:"valid_fraction"`
+	// CalibrationFraction is the share of the observed candidates
+	// (Observed.Exposures) TrainHurdle holds out to fit its
+	// HurdleCalibration, in [0, 0.9); 0 fits none. Default 0.5.
+	CalibrationFraction float64 `json:"calibration_fraction"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -90,7 +94,7 @@ func DefaultConfig() Config {
 	m := mf.DefaultConfig()
 	m.Factors, m.Reg, m.BiasReg = 8, 0.5, 3
 	return Config{Kind: KindEnsemble, Seed: 1, Models: 8, MF: m, Neighbours: 40,
-		Shrink: 5, Prior: 1, BiasReg: 5, ValidFraction: 0.2}
+		Shrink: 5, Prior: 1, BiasReg: 5, ValidFraction: 0.2, CalibrationFraction: 0.5}
 }
 
 // Validate reports the first invalid field of c, naming it.
@@ -110,6 +114,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("critic: config bias_reg %v, want finite >= 0", c.BiasReg)
 	case !(c.ValidFraction > 0 && c.ValidFraction <= 0.5):
 		return fmt.Errorf("critic: config valid_fraction %v, want in (0, 0.5]", c.ValidFraction)
+	case !(c.CalibrationFraction >= 0 && c.CalibrationFraction < 0.9):
+		return fmt.Errorf("critic: config calibration_fraction %v, want in [0, 0.9)", c.CalibrationFraction)
 	}
 	if c.Kind == KindEnsemble {
 		if err := c.MF.Validate(); err != nil {

@@ -137,10 +137,18 @@ type EpisodeReport struct {
 	Positive Calibration `json:"positive"`
 }
 
+// MixturePredictor is a critic that predicts a gain's Mixture (Hurdle).
+type MixturePredictor interface {
+	PredictMixture(user, item string) Mixture
+}
+
 // EvaluateEpisodes compares p's predicted gains (rl.Fill on the episode
 // with its labels hidden, so every candidate is predicted) with the true
 // gains of the candidates selected by on (OnUnobserved, OnObserved,
-// OnAll). Under the interest need gains are engagements, so this is the
+// OnAll). Where the gain is the engagement (interest; explore for novel
+// items) and p is a MixturePredictor, coverage and log score come from
+// the mixture (Calibrator.AddMixture); elsewhere from the Gaussian of the
+// filled gain's mean and variance. Under the interest need gains are engagements, so this is the
 // critic's calibration on held-out pairs; under other needs it measures
 // the gain moments. Errors: an unknown on or need, or a failing
 // prediction, naming the episode.
@@ -166,13 +174,24 @@ func EvaluateEpisodes(p rl.Predictor, eps []*prompt.Episode, rules Rules, on str
 		if mu, vs, err = rl.Fill(mu, vs, &hidden, rule, p); err != nil {
 			return rep, fmt.Errorf("critic: evaluate: %w", err)
 		}
+		mix, isMix := p.(MixturePredictor)
+		novel := novelty(ep, rule)
 		used := false
 		for i, g := range ep.Labels.Gains[:min(len(ep.Labels.Gains), len(mu))] {
 			obs := ep.Labels.IsObserved(i)
 			if on == OnAll || (on == OnObserved) == obs {
-				cal.Add(g, mu[i], vs[i])
-				if g > 0 {
-					pos.Add(g, mu[i], vs[i])
+				c := ep.Candidates[i]
+				if isMix && (rule.Rule == prompt.RuleEngagement || rule.Rule == prompt.RuleNovelEngagement) && novel(c) {
+					m := mix.PredictMixture(ep.UserID, c.ItemID)
+					cal.AddMixture(g, m)
+					if g > 0 {
+						pos.AddMixture(g, m)
+					}
+				} else {
+					cal.Add(g, mu[i], vs[i])
+					if g > 0 {
+						pos.Add(g, mu[i], vs[i])
+					}
 				}
 				used = true
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+
+	"github.com/flexrec/flexrec/mf"
 )
 
 // Hurdle is a two-part critic for engagement that is 0 when the user never
@@ -14,7 +16,9 @@ import (
 //
 // with n_i and n_u the item's and user's numbers of observed ratings; the
 // inner critic gives the engagement N(μ, σ²) given an interaction. The
-// gain g is then 0 with probability 1 − p, else the engagement:
+// gain g is then 0 with probability 1 − p, else the engagement (a
+// Mixture, after the HurdleCalibration fitted on held-out observed
+// candidates):
 //
 //	E g = p μ,  Var g = p σ² + p(1 − p) μ².
 //
@@ -23,6 +27,7 @@ type Hurdle struct {
 	inner        Critic
 	w            [3]float64
 	items, users map[string]float64
+	cal          HurdleCalibration
 }
 
 // TrainHurdle trains the inner critic of cfg.Kind on obs.Ratings (as
@@ -31,13 +36,51 @@ type Hurdle struct {
 // obs.Ratings without the exposure's own rating (leave-one-out, so that
 // training counts match those of unseen pairs). When the exposures are
 // all 0 or all above 0 there is nothing to fit and it returns the inner
-// critic alone. Errors are Train's.
+// critic alone.
+//
+// With cfg.CalibrationFraction > 0 it first holds out that seeded share of
+// the exposures (and their ratings), trains the same hurdle on the rest,
+// and fits a HurdleCalibration on the held-out exposures (fitCalibration:
+// Platt scaling of p, a mean shift and a variance factor of the
+// engagement); it then retrains on everything and keeps the calibration.
+// Only observed feedback is used: the held-out exposures are observed
+// candidates. Errors are Train's.
 func TrainHurdle(ctx context.Context, obs Observed, cfg Config) (Critic, error) {
+	cal := IdentityCalibration()
+	if cfg.CalibrationFraction > 0 {
+		fit, held := splitExposures(obs.Exposures, cfg.CalibrationFraction, cfg.Seed)
+		drop := map[[2]string]bool{}
+		for _, e := range held {
+			drop[[2]string{e.User, e.Item}] = true
+		}
+		var ratings []mf.Rating
+		for _, r := range obs.Ratings {
+			if !drop[[2]string{r.User, r.Item}] {
+				ratings = append(ratings, r)
+			}
+		}
+		c, err := trainHurdle(ctx, Observed{Ratings: ratings, Exposures: fit}, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if h, ok := c.(*Hurdle); ok {
+			cal = fitCalibration(h, held)
+		}
+	}
+	c, err := trainHurdle(ctx, obs, cfg)
+	if h, ok := c.(*Hurdle); ok {
+		h.cal = cal
+	}
+	return c, err
+}
+
+// trainHurdle is TrainHurdle without the calibration.
+func trainHurdle(ctx context.Context, obs Observed, cfg Config) (Critic, error) {
 	inner, err := Train(ctx, obs.Ratings, cfg)
 	if err != nil {
 		return nil, err
 	}
-	h := &Hurdle{inner: inner, items: map[string]float64{}, users: map[string]float64{}}
+	h := &Hurdle{inner: inner, items: map[string]float64{}, users: map[string]float64{}, cal: IdentityCalibration()}
 	for _, r := range obs.Ratings {
 		h.items[r.Item]++
 		h.users[r.User]++
@@ -65,19 +108,40 @@ func (h *Hurdle) features(user, item string, own float64) [3]float64 {
 	return [3]float64{1, math.Log1p(math.Max(h.items[item]-own, 0)), math.Log1p(math.Max(h.users[user]-own, 0))}
 }
 
-// Interact returns the probability p that user interacted with item.
+// Interact returns the logistic model's probability p that user
+// interacted with item, before the calibration (PredictMixture's P is
+// after it).
 func (h *Hurdle) Interact(user, item string) float64 {
 	x := h.features(user, item, 0)
 	return sigmoid(h.w[0]*x[0] + h.w[1]*x[1] + h.w[2]*x[2])
 }
 
-// Predict returns E g = p μ and Var g = p σ² + p(1 − p) μ² (floored at
-// 1e-12). O(inner) plus two map look-ups.
-func (h *Hurdle) Predict(user, item string) (float64, float64) {
+// PredictMixture returns the calibrated predictive distribution of the
+// gain: P from Interact, Mu and Var from the inner critic, then the
+// HurdleCalibration. O(inner) plus two map look-ups.
+func (h *Hurdle) PredictMixture(user, item string) Mixture {
 	mu, v := h.inner.Predict(user, item)
-	p := h.Interact(user, item)
-	return p * mu, math.Max(p*v+p*(1-p)*mu*mu, 1e-12)
+	return h.cal.apply(h.Interact(user, item), mu, v)
 }
+
+// PredictHurdle returns PredictMixture's P, Mu and Var as plain numbers:
+// it satisfies rl.HurdlePredictor, so rl.Fill computes exact gain moments
+// under the mixture.
+func (h *Hurdle) PredictHurdle(user, item string) (p, mean, variance float64) {
+	m := h.PredictMixture(user, item)
+	return m.P, m.Mu, m.Var
+}
+
+// Predict returns the mixture's moments E g = p μ and
+// Var g = p σ² + p(1 − p) μ² (floored at 1e-12).
+func (h *Hurdle) Predict(user, item string) (float64, float64) {
+	m := h.PredictMixture(user, item)
+	return m.Mean(), math.Max(m.Variance(), 1e-12)
+}
+
+// Calibration returns the fitted HurdleCalibration (the identity when
+// none was fitted).
+func (h *Hurdle) Calibration() HurdleCalibration { return h.cal }
 
 // Kind returns the inner critic's kind.
 func (h *Hurdle) Kind() string { return h.inner.Kind() }
@@ -152,6 +216,9 @@ type hurdleFile struct {
 	Weights [3]float64         `json:"weights"`
 	Items   map[string]float64 `json:"item_counts"`
 	Users   map[string]float64 `json:"user_counts"`
+	// Calibration is absent in files from before calibration: the
+	// identity.
+	Calibration *HurdleCalibration `json:"calibration,omitempty"`
 }
 
 func (f *hurdleFile) check() error {

@@ -45,7 +45,11 @@ func TestHurdle(t *testing.T) {
 	assert.Less(t, h.Interact("u1", "i79"), h.Interact("u1", "i3"), "unrated item less likely met")
 
 	mu, v := h.Inner().Predict("u1", "i3")
-	p := h.Interact("u1", "i3")
+	m := h.PredictMixture("u1", "i3")
+	cal := h.Calibration()
+	want := cal.apply(h.Interact("u1", "i3"), mu, v)
+	assert.InDeltaSlice(t, []float64{want.P, want.Mu, want.Var}, []float64{m.P, m.Mu, m.Var}, 1e-12, "the mixture is the calibrated logistic and inner critic")
+	p, mu, v := m.P, m.Mu, m.Var
 	gm, gv := h.Predict("u1", "i3")
 	assert.InDelta(t, p*mu, gm, 1e-12, "E g = p μ")
 	assert.InDelta(t, p*v+p*(1-p)*mu*mu, gv, 1e-12, "Var g = p σ² + p(1−p) μ²")
@@ -56,6 +60,7 @@ func TestHurdle(t *testing.T) {
 	require.NoError(t, err)
 	lm, lv := loaded.Predict("u1", "i3")
 	assert.Equal(t, [2]float64{gm, gv}, [2]float64{lm, lv}, "after load")
+	assert.Equal(t, cal, loaded.(*Hurdle).Calibration(), "the calibration survives Save and Load")
 }
 
 func TestHurdleWithoutZerosIsTheInnerCritic(t *testing.T) {

@@ -27,12 +27,13 @@ type file struct {
 // Save writes c as one JSON document: {"version":1, "kind":..., "config":
 // ..., "variance":{"scale","noise"}, "range":[lo,hi], "models" (the
 // ensemble's MF models) or "pairs" (a KNN critic's training pairs), and for
-// a Hurdle "hurdle":{"weights","item_counts","user_counts"}}. It errors
+// a Hurdle "hurdle":{"weights","item_counts","user_counts","calibration"}}. It errors
 // for a Critic not made by this package.
 func Save(w io.Writer, c Critic) error {
 	f := file{Version: 1, Kind: c.Kind(), Variance: c.Variance()}
 	if h, ok := c.(*Hurdle); ok {
-		f.Hurdle = &hurdleFile{Weights: h.w, Items: h.items, Users: h.users}
+		cal := h.cal
+		f.Hurdle = &hurdleFile{Weights: h.w, Items: h.items, Users: h.users, Calibration: &cal}
 		c = h.inner
 	}
 	switch c := c.(type) {
@@ -62,7 +63,13 @@ func Load(r io.Reader) (Critic, error) {
 	if err := f.Hurdle.check(); err != nil {
 		return nil, err
 	}
-	h := &Hurdle{inner: inner, w: f.Hurdle.Weights, items: f.Hurdle.Items, users: f.Hurdle.Users}
+	h := &Hurdle{inner: inner, w: f.Hurdle.Weights, items: f.Hurdle.Items, users: f.Hurdle.Users, cal: IdentityCalibration()}
+	if c := f.Hurdle.Calibration; c != nil {
+		if !(c.VarScale > 0) || math.IsInf(c.VarScale, 0) || math.IsNaN(c.A+c.B+c.Shift) || math.IsInf(c.A+c.B+c.Shift, 0) {
+			return nil, fmt.Errorf("critic: load: hurdle calibration %+v, want finite values and var_scale > 0", *c)
+		}
+		h.cal = *c
+	}
 	if h.items == nil {
 		h.items = map[string]float64{}
 	}
