@@ -151,9 +151,12 @@ func writeFailures(path string, fails []Failure) error {
 // reason classes an error for the failure counts.
 func reason(err error) string {
 	var se *llm.StatusError
+	var ae *llm.AnswerError
 	switch {
 	case errors.As(err, &se):
 		return fmt.Sprintf("HTTP %d", se.Code)
+	case errors.As(err, &ae):
+		return fmt.Sprintf("HTTP %d, %s", ae.Code, ae.Problem)
 	case errors.Is(err, llm.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):

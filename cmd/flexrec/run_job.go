@@ -9,11 +9,13 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/flexrec/flexrec/llm"
@@ -25,14 +27,12 @@ type runOptions struct {
 	config    string
 	out       string
 	logFormat string
-	// job holds the flag values; changed says which were given.
-	job    pipeline.Job
-	temp   float64
-	cache  bool
-	noEval bool
+	// job receives the job flags as cobra parses them; flags says which
+	// were given (see overrideJob).
+	job   pipeline.Job
+	flags *pflag.FlagSet
 	// failFast and truncate are run-time choices, not job settings.
 	failFast, truncate bool
-	changed            func(string) bool
 }
 
 func newRunCmd(s io3) *cobra.Command {
@@ -48,11 +48,18 @@ the trainer exports with their manifests, and an evaluation report.
 With no config it runs on the embedded ml-latest-small with --backend builtin,
 a Plackett–Luce policy over a matrix-factorisation model (no LLM, offline).
 The same command run again after a kill or Ctrl-C resumes where it stopped,
-with no duplicate and no gap. Flags override the --config file.
+with no duplicate and no gap. Flags override the --config file. One job at a
+time per --out: a second is refused, naming the first's pid and host.
+
+An episode whose requests still fail after --retries does not stop the job:
+it is listed in failures.jsonl, the job goes on, and ends with exit code 1
+and a summary of what failed and why; the same command then retries exactly
+those episodes (--fail-fast stops at the first instead).
 
 Outputs under --out: job.json, episodes.jsonl, rollouts.jsonl (+ .meta.json),
 critic.json (sparse mode), exports/<format>/ with manifest.json, report/
-(results.csv, results.json, report.html), summary.json.
+(results.csv, results.json, report.html), summary.json, failures.jsonl (only
+after failures).
 
 Examples:
   flexrec run --out out/quickstart
@@ -60,43 +67,123 @@ Examples:
   flexrec run --backend openai --model gpt-4o-mini --limit 50 --out out/openai`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.changed = cmd.Flags().Changed
+			o.flags = cmd.Flags()
 			return runJob(cmd.Context(), o, s)
 		},
 	}
 	f := c.Flags()
-	j := &o.job
 	f.StringVar(&o.config, "config", "", "YAML job file (see examples/); flags override it")
 	f.StringVar(&o.out, "out", "", "output folder (required); rerun with the same folder to resume")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
+	f.BoolVar(&o.failFast, "fail-fast", false, "end the job at the first episode that fails after retries (default: go on, list failures in failures.jsonl, fail at the end)")
+	f.BoolVar(&o.truncate, "truncate-at-damage", false, "cut a damaged rollouts.jsonl at its first damaged line instead of refusing to resume")
+	jobFlags(f, &o.job)
+	return c
+}
+
+// jobFlags defines the flags that set job fields, bound to j's fields. It
+// is the one place that names, types and maps a job flag: run defines them
+// on its command, and again on a private set bound to the job loaded from
+// --config, onto which the given flags are replayed (see overrideJob).
+func jobFlags(f *pflag.FlagSet, j *pipeline.Job) {
 	f.StringVar(&j.Dataset, "dataset", j.Dataset, "built-in dataset name or dataset folder")
 	f.StringSliceVar(&j.Needs, "need", j.Needs, "needs: built-in ids or needs files, comma-separated")
-	f.IntVar(&j.Episodes.Limit, "limit", 0, "episodes per need (0: all)")
-	f.Float64Var(&j.Episodes.Sparse, "sparse", 0, "observed fraction of feedback (0: dense); the sparse mode trains a critic")
+	f.IntVar(&j.Episodes.Limit, "limit", j.Episodes.Limit, "episodes per need (0: all)")
+	f.Float64Var(&j.Episodes.Sparse, "sparse", j.Episodes.Sparse, "observed fraction of feedback (0: dense); the sparse mode trains a critic")
 	f.StringVar(&j.Backend.Kind, "backend", j.Backend.Kind, "builtin, ollama or openai")
-	f.StringVar(&j.Backend.Model, "model", "", "model name on the backend")
-	f.StringVar(&j.Backend.BaseURL, "base-url", "", "server URL (default $OPENAI_BASE_URL or $OLLAMA_HOST)")
-	f.StringVar(&j.Backend.APIKeyFile, "api-key-file", "", "file holding the API key (default $OPENAI_API_KEY)")
+	f.StringVar(&j.Backend.Model, "model", j.Backend.Model, "model name on the backend")
+	f.StringVar(&j.Backend.BaseURL, "base-url", j.Backend.BaseURL, "server URL (default $OPENAI_BASE_URL or $OLLAMA_HOST); credentials in it are never written")
+	f.StringVar(&j.Backend.APIKeyFile, "api-key-file", j.Backend.APIKeyFile, "file holding the API key (default $OPENAI_API_KEY)")
 	f.IntVar(&j.Backend.Concurrency, "concurrency", j.Backend.Concurrency, "most requests in flight, across episodes")
 	f.IntVar(&j.Backend.Retries, "retries", j.Backend.Retries, "retries of a transient failure before an episode fails")
 	f.Float64Var(&j.Backend.TimeoutSeconds, "timeout", j.Backend.TimeoutSeconds, "per-request timeout in seconds")
-	f.Float64Var(&j.Backend.RequestsPerSecond, "rps", 0, "requests per second limit (0: none)")
-	f.Float64Var(&j.Backend.TokensPerMinute, "tpm", 0, "tokens per minute limit (0: none)")
-	f.Float64Var(&j.Backend.PriceInput, "price-in", 0, "price per million prompt tokens, for the cost summary")
-	f.Float64Var(&j.Backend.PriceOutput, "price-out", 0, "price per million completion tokens")
-	f.IntVar(&j.Rollout.MaxTokens, "max-tokens", j.Rollout.MaxTokens, "completion token cap")
-	f.BoolVar(&o.failFast, "fail-fast", false, "end the job at the first episode that fails after retries (default: go on, list failures in failures.jsonl, fail at the end)")
-	f.BoolVar(&o.truncate, "truncate-at-damage", false, "cut a damaged rollouts.jsonl at its first damaged line instead of refusing to resume")
-	f.BoolVar(&o.cache, "cache", true, "cache LLM responses under --out/cache")
+	f.Float64Var(&j.Backend.RequestsPerSecond, "rps", j.Backend.RequestsPerSecond, "requests per second limit (0: none)")
+	f.Float64Var(&j.Backend.TokensPerMinute, "tpm", j.Backend.TokensPerMinute, "tokens per minute limit (0: none)")
+	f.Float64Var(&j.Backend.PriceInput, "price-in", j.Backend.PriceInput, "price per million prompt tokens, for the cost summary")
+	f.Float64Var(&j.Backend.PriceOutput, "price-out", j.Backend.PriceOutput, "price per million completion tokens")
+	f.Var(optBool{&j.Backend.Cache, true}, "cache", "cache LLM responses under --out/cache")
+	f.Lookup("cache").NoOptDefVal = "true"
 	f.IntVar(&j.Rollout.Samples, "samples", j.Rollout.Samples, "rollouts per episode (G)")
 	f.Int64Var(&j.Rollout.Seed, "seed", j.Rollout.Seed, "base seed of the rollouts")
-	f.Float64Var(&o.temp, "temperature", 1, "sampling temperature")
+	f.Var(optFloat{&j.Rollout.Temperature, 1}, "temperature", "sampling temperature")
+	f.IntVar(&j.Rollout.MaxTokens, "max-tokens", j.Rollout.MaxTokens, "completion token cap")
 	f.StringVar(&j.Rollout.ItemReward, "item-reward", j.Rollout.ItemReward, "causal-swap, independent, noncausal-swap or rank-level")
 	f.StringSliceVar(&j.Exports, "exports", j.Exports, "export formats, comma-separated")
-	f.BoolVar(&o.noEval, "no-eval", false, "skip the evaluation report")
+	f.BoolVar(&j.Eval.Skip, "no-eval", j.Eval.Skip, "skip the evaluation report")
 	f.Float64Var(&j.Eval.HoldOut, "holdout", j.Eval.HoldOut, "fraction of users held out of the rollouts and exports for the report")
-	return c
 }
+
+// overrideJob sets on job the job flags that were given on the command
+// line, through a flag set bound to job, so a flag's value means the same
+// whether it came from the command or the config file.
+func overrideJob(given *pflag.FlagSet, job *pipeline.Job) error {
+	bound := pflag.NewFlagSet("job", pflag.ContinueOnError)
+	jobFlags(bound, job)
+	var err error
+	given.Visit(func(fl *pflag.Flag) {
+		dst := bound.Lookup(fl.Name)
+		if dst == nil || err != nil {
+			return
+		}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			err = dst.Value.(pflag.SliceValue).Replace(sv.GetSlice())
+			return
+		}
+		err = dst.Value.Set(fl.Value.String())
+	})
+	return err
+}
+
+// optFloat is a flag over an optional float field (nil: the default def).
+type optFloat struct {
+	p   **float64
+	def float64
+}
+
+func (v optFloat) String() string {
+	if v.p == nil || *v.p == nil {
+		return strconv.FormatFloat(v.def, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(**v.p, 'g', -1, 64)
+}
+
+func (v optFloat) Set(s string) error {
+	x, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return err
+	}
+	*v.p = &x
+	return nil
+}
+
+func (optFloat) Type() string { return "float" }
+
+// optBool is a flag over an optional bool field (nil: the default def).
+type optBool struct {
+	p   **bool
+	def bool
+}
+
+func (v optBool) String() string {
+	if v.p == nil || *v.p == nil {
+		return strconv.FormatBool(v.def)
+	}
+	return strconv.FormatBool(**v.p)
+}
+
+func (v optBool) Set(s string) error {
+	x, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*v.p = &x
+	return nil
+}
+
+func (optBool) Type() string { return "bool" }
+
+// IsBoolFlag lets --cache stand alone.
+func (optBool) IsBoolFlag() bool { return true }
 
 // verify builds the job: defaults, then the config file, then the flags
 // that were given.
@@ -114,25 +201,8 @@ func (o *runOptions) verify() (pipeline.Job, error) {
 			return job, err
 		}
 	}
-	f := &o.job
-	for flag, set := range map[string]func(){
-		"dataset": func() { job.Dataset = f.Dataset }, "need": func() { job.Needs = f.Needs },
-		"limit": func() { job.Episodes.Limit = f.Episodes.Limit }, "sparse": func() { job.Episodes.Sparse = f.Episodes.Sparse },
-		"backend": func() { job.Backend.Kind = f.Backend.Kind }, "model": func() { job.Backend.Model = f.Backend.Model },
-		"base-url": func() { job.Backend.BaseURL = f.Backend.BaseURL }, "api-key-file": func() { job.Backend.APIKeyFile = f.Backend.APIKeyFile },
-		"concurrency": func() { job.Backend.Concurrency = f.Backend.Concurrency }, "cache": func() { job.Backend.Cache = &o.cache },
-		"retries": func() { job.Backend.Retries = f.Backend.Retries }, "timeout": func() { job.Backend.TimeoutSeconds = f.Backend.TimeoutSeconds },
-		"rps": func() { job.Backend.RequestsPerSecond = f.Backend.RequestsPerSecond }, "tpm": func() { job.Backend.TokensPerMinute = f.Backend.TokensPerMinute },
-		"price-in": func() { job.Backend.PriceInput = f.Backend.PriceInput }, "price-out": func() { job.Backend.PriceOutput = f.Backend.PriceOutput },
-		"max-tokens": func() { job.Rollout.MaxTokens = f.Rollout.MaxTokens },
-		"samples":    func() { job.Rollout.Samples = f.Rollout.Samples }, "seed": func() { job.Rollout.Seed = f.Rollout.Seed },
-		"temperature": func() { job.Rollout.Temperature = &o.temp }, "item-reward": func() { job.Rollout.ItemReward = f.Rollout.ItemReward },
-		"exports": func() { job.Exports = f.Exports }, "no-eval": func() { job.Eval.Skip = o.noEval },
-		"holdout": func() { job.Eval.HoldOut = f.Eval.HoldOut },
-	} {
-		if o.changed(flag) {
-			set()
-		}
+	if err := overrideJob(o.flags, &job); err != nil {
+		return job, usagef("%v", err)
 	}
 	if err := job.Validate(); err != nil {
 		return job, usagef("%v", err)
