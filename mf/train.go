@@ -249,28 +249,71 @@ func choleskySolve(a, b []float64, d int) {
 // positive of u drawn uniformly from data and j a uniform item that u has
 // not interacted with (10 tries, then the step is skipped).
 //
-// A step finds the drawn rating's user and item in one read of pairs (see
-// ratingPairs) instead of a binary search over the user offsets, so its
-// cost does not grow with the number of users; the draws, and so the
-// model, are the same as with the search.
+// Locality: an epoch's n draws of (u, i) are made in bprSweeps sweeps of
+// about n/bprSweeps draws each. A sweep's draws are independent and uniform
+// over the ratings, as before, but they are applied in the order of the
+// by-user layout (sortedDraws), so consecutive steps read nearby ratings,
+// the same or the next users' rows and factors, and a step's cost stays
+// flat as the data grow instead of being dominated by cache misses. A
+// drawn rating's user and item come from one read of pairs (see
+// ratingPairs), not a binary search over the user offsets. The order of
+// draws is the only change from drawing in random order; the seed fixes
+// everything, so the same data and Config give the same model.
 func trainBPR(ctx context.Context, s *sparse, m *Model, cfg Config) error {
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x627072))
 	pairs := s.ratingPairs()
 	n := len(s.uItem)
+	draws := make([]int32, 0, n/bprSweeps+1)
+	scratch := make([]float64, 0, n/bprSweeps+1)
 	for e := 0; e < cfg.Epochs; e++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for step := 0; step < n; step++ {
-			k := rng.IntN(n)
-			u, i := int(pairs[2*k]), int(pairs[2*k+1])
-			j, ok := s.negative(rng, u)
-			if ok {
-				bprStep(m, u, i, j, cfg)
+		for sweep := 0; sweep < bprSweeps; sweep++ {
+			size := n / bprSweeps
+			if sweep < n%bprSweeps {
+				size++
+			}
+			draws = sortedDraws(rng, n, draws[:size], scratch[:size])
+			for _, k := range draws {
+				u, i := int(pairs[2*k]), int(pairs[2*k+1])
+				if j, ok := s.negative(rng, u); ok {
+					bprStep(m, u, i, j, cfg)
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// bprSweeps is how many sorted sweeps an epoch's BPR draws are split into
+// (see trainBPR). More sweeps mix the order of updates more; fewer put
+// consecutive draws closer. At 8, consecutive draws are about 8 ratings
+// (64 bytes of pairs) apart at any data size, so the reads stream through
+// memory: BPR on 4 copies of ml-latest-small costs 4.3× one copy instead
+// of 5.8× with draws in random order (and 64 sweeps gave no gain), while
+// it ranks held-out ml-latest-small ratings as well as the random order
+// does (TestBPRSweepsKeepQuality: AUC 0.910 and 0.913 against 0.911 and
+// 0.907 for seeds 1 and 2).
+const bprSweeps = 8
+
+// sortedDraws fills dst with len(dst) independent draws uniform on
+// [0, n), in ascending order, and returns it. The draws are the order
+// statistics of uniform variables made from exponential spacings (Devroye,
+// Non-Uniform Random Variate Generation, §V.2), in O(len(dst)) with no
+// sort; scratch (len(dst) long) holds the running sums.
+func sortedDraws(rng *rand.Rand, n int, dst []int32, scratch []float64) []int32 {
+	sum := 0.0
+	for k := range scratch {
+		sum += rng.ExpFloat64()
+		scratch[k] = sum
+	}
+	sum += rng.ExpFloat64()
+	scale := float64(n) / sum
+	for k, x := range scratch {
+		dst[k] = int32(min(int(x*scale), n-1))
+	}
+	return dst
 }
 
 // ratingPairs returns, for the k-th rating of the by-user layout, its user
