@@ -475,3 +475,44 @@ func loggerOr(l *slog.Logger) *slog.Logger {
 	}
 	return l
 }
+
+// RequestBody returns the JSON body Sample sends to /chat/completions for
+// req, byte for byte: go-openai's encoding of the request plus the fields
+// the backend adds itself (temperature, top_p, the schema, think, the
+// extra body). It is what a batch file's "body" must hold for the batch
+// to answer the same request as the online path. The fallback to single
+// requests (n > 1 on a server without it) is not applied. Errors are
+// req.Validate's or an encoding error.
+func (o *OpenAI) RequestBody(req *Request) ([]byte, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	creq, patch, err := o.build(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(creq)
+	if err != nil {
+		return nil, fmt.Errorf("llm: %s: encode request: %w", o, err)
+	}
+	if len(patch) == 0 {
+		return body, nil
+	}
+	return mergeMembers(body, patch)
+}
+
+// ParseResponse converts the body of a chat completion answer to req (a
+// batch output line's response body, say) into a Response exactly as
+// Sample does, with Latency 0. Errors: *AnswerError for a body that is not
+// JSON or has no choices, ErrNoLogprobs as Sample returns it.
+func (o *OpenAI) ParseResponse(req *Request, body []byte) (*Response, error) {
+	var cresp openai.ChatCompletionResponse
+	meta := &answerMeta{code: http.StatusOK, head: body[:min(len(body), headLimit)]}
+	if err := json.Unmarshal(body, &cresp); err != nil {
+		return nil, o.unusable(req.Model, meta, "answer is not JSON ("+err.Error()+")")
+	}
+	if len(cresp.Choices) == 0 {
+		return nil, o.unusable(req.Model, meta, "answer has no choices")
+	}
+	return o.convert(req, &cresp, 0)
+}
