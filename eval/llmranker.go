@@ -73,38 +73,32 @@ func (r *llmRanker) RankTrace(ctx context.Context, ep *prompt.Episode) ([]int, T
 	if err != nil {
 		return nil, Trace{}, err
 	}
-	seed := promptSeed(r.seed, ep)
-	rendered, err := prompt.Render(ep, need, r.opts, seed)
-	if err != nil {
-		return nil, Trace{}, fmt.Errorf("eval: ranker %s: episode %q: %w", r.cfg.Name, ep.ID, err)
-	}
 	start := time.Now()
-	d, err := rollout.Draw(ctx, r.cfg.Backend, ep, rendered, r.request(), seed, false)
+	// Parse already completes the order in prompt order; the explicit
+	// policy says so and cannot fail for a Result made by Parse.
+	s := rollout.Sampler{Backend: r.cfg.Backend, Request: r.request(), Prompt: r.opts, Repair: rank.PromptOrder}
+	rec, d, err := s.Sample(ctx, ep, need, promptSeed(r.seed, ep))
 	if err != nil {
 		return nil, Trace{}, fmt.Errorf("eval: ranker %s: model %s: episode %q: %w", r.cfg.Name, r.cfg.Model, ep.ID, err)
 	}
-	smp, res := d.Sample, d.Result
-	// Parse already completed the order in prompt order; Repair makes the
-	// policy explicit and cannot fail for a Result made by Parse.
-	if err := rank.Repair(res, rank.PromptOrder, nil); err != nil {
-		return nil, Trace{}, fmt.Errorf("eval: ranker %s: episode %q: %w", r.cfg.Name, ep.ID, err)
+	repaired := 0
+	for _, g := range rec.Generated {
+		if !g {
+			repaired++
+		}
 	}
 	tr := Trace{
-		Invalid:          !res.Valid(),
-		Repaired:         res.NGenerated < len(res.Order),
-		RepairedItems:    len(res.Order) - res.NGenerated,
-		Latency:          smp.Latency,
-		PromptTokens:     smp.Usage.PromptTokens,
-		CompletionTokens: smp.Usage.CompletionTokens,
+		Invalid:          !rec.Parse.Valid,
+		Repaired:         repaired > 0,
+		RepairedItems:    repaired,
+		Latency:          d.Sample.Latency,
+		PromptTokens:     rec.Usage.PromptTokens,
+		CompletionTokens: rec.Usage.CompletionTokens,
 	}
 	if tr.Latency == 0 {
 		tr.Latency = time.Since(start)
 	}
-	ranking := make([]int, len(res.Order))
-	for p, k := range res.Order {
-		ranking[p] = rendered.Order[k]
-	}
-	return ranking, tr, nil
+	return rec.Ranking, tr, nil
 }
 
 // request is the template of the ranker's requests (see rollout.Draw).

@@ -122,7 +122,7 @@ func TestEpisodeSparseNeedsCritic(t *testing.T) {
 	_, err := r.Episode(context.Background(), &ep)
 	assert.ErrorIs(t, err, rl.ErrNoPrediction)
 	crit := constCritic{mean: 3, variance: 0.5}
-	r2, err := NewRunner(r.backend, r.info, r.cfg, crit)
+	r2, err := NewRunner(r.sampler.Backend, r.info, r.cfg, crit)
 	require.NoError(t, err)
 	recs, err := r2.Episode(context.Background(), &ep)
 	require.NoError(t, err)

@@ -64,8 +64,8 @@ func (f *faulty) Sample(ctx context.Context, req *llm.Request) (*llm.Response, e
 func faultyRunner(t *testing.T, g int) (*Runner, *faulty, []prompt.Episode) {
 	t.Helper()
 	r, eps := newTestRunner(t, g)
-	fb := &faulty{next: r.backend, fail: map[string]error{}, hang: map[string]bool{}}
-	r.backend = fb
+	fb := &faulty{next: r.sampler.Backend, fail: map[string]error{}, hang: map[string]bool{}}
+	r.sampler.Backend = fb
 	return r, fb, eps
 }
 

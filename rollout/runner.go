@@ -17,10 +17,10 @@ import (
 // Runner samples and scores the rollouts of episodes. It is safe for
 // concurrent use: every call to Episode has its own buffers.
 type Runner struct {
-	backend llm.Backend
 	info    BackendInfo
 	cfg     Config
 	critic  rl.Predictor
+	sampler *Sampler
 }
 
 // NewRunner returns a Runner over backend. critic fills in the gains of
@@ -33,7 +33,12 @@ func NewRunner(backend llm.Backend, info BackendInfo, cfg Config, critic rl.Pred
 	if cfg.Repair == rank.ByScore && critic == nil {
 		return nil, fmt.Errorf("rollout: repair policy score needs a critic")
 	}
-	return &Runner{backend: backend, info: info, cfg: cfg, critic: critic}, nil
+	r := &Runner{info: info, cfg: cfg, critic: critic}
+	opts := cfg.Prompt
+	opts.Shuffle = true // each rollout gets its own candidate order
+	r.sampler = &Sampler{Backend: backend, Request: r.request(), Prompt: opts, Schema: cfg.Schema,
+		Repair: cfg.Repair, RepairScores: r.repairScores}
+	return r, nil
 }
 
 // Seed returns the seed of rollout i of an episode: a hash of the
@@ -96,34 +101,18 @@ func (r *Runner) finish(ep *prompt.Episode, grp *group) error {
 	return nil
 }
 
-// sample draws rollout i of ep into rec: render, sample, parse, repair,
-// align. Rewards come later, for the whole group.
+// sample draws rollout i of ep into rec through the Runner's Sampler.
+// Rewards come later, for the whole group.
 func (r *Runner) sample(ctx context.Context, ep *prompt.Episode, need *prompt.Need, i int, rec *Record) error {
-	seed := Seed(r.cfg.Seed, ep.ID, i)
-	opts := r.cfg.Prompt
-	opts.Shuffle = true
-	rendered, err := prompt.Render(ep, need, opts, seed)
-	if err != nil {
-		return err
-	}
-	d, err := Draw(ctx, r.backend, ep, rendered, r.request(), seed, r.cfg.Schema)
+	got, _, err := r.sampler.Sample(ctx, ep, need, Seed(r.cfg.Seed, ep.ID, i))
 	if err != nil {
 		return fmt.Errorf("rollout: episode %q rollout %d: %w", ep.ID, i, err)
 	}
-	resp, smp, res := d.Response, d.Sample, d.Result
-	if err := rank.Repair(res, r.cfg.Repair, r.repairScores(ep, rendered)); err != nil {
-		return fmt.Errorf("rollout: episode %q rollout %d: %w", ep.ID, i, err)
-	}
-	*rec = Record{
-		Schema: SchemaVersion, EpisodeID: ep.ID, UserID: ep.UserID, Need: ep.Need,
-		Rollout: i, Group: r.cfg.Samples, Seed: seed, Messages: rendered.Messages, Order: rendered.Order,
-		Completion: smp.Text, FinishReason: smp.FinishReason, Parse: res.Report(), Usage: smp.Usage,
-		Backend: BackendInfo{Name: r.info.Name, Model: resp.Model, Fingerprint: resp.Fingerprint},
-	}
+	*rec = *got
+	rec.Rollout, rec.Group, rec.Backend.Name = i, r.cfg.Samples, r.info.Name
 	if rec.Backend.Model == "" {
 		rec.Backend.Model = r.cfg.Model
 	}
-	fillPlacement(rec, ep, rendered, res, smp.Tokens)
 	return nil
 }
 

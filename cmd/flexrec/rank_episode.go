@@ -80,29 +80,25 @@ func rankEpisode(ctx context.Context, b llm.Backend, ep *prompt.Episode, cfg *ra
 	return out, g.Wait()
 }
 
-// rankOne renders, samples, parses, repairs and aligns rollout i.
+// rankOne samples rollout i through rollout's one sample path and
+// describes it.
 func rankOne(ctx context.Context, b llm.Backend, ep *prompt.Episode, need *prompt.Need, cfg *rankConfig, i int, dst *rankSample) error {
 	seed := rollout.Seed(cfg.seed, ep.ID, i)
-	r, err := prompt.Render(ep, need, cfg.prompt, seed)
-	if err != nil {
-		return err
-	}
-	d, err := rollout.Draw(ctx, b, ep, r, cfg.request, seed, cfg.schema)
+	s := rollout.Sampler{Backend: b, Request: cfg.request, Prompt: cfg.prompt, Schema: cfg.schema,
+		Repair: cfg.policy, RepairScores: popularity}
+	rec, d, err := s.Sample(ctx, ep, need, seed)
 	if err != nil {
 		return fmt.Errorf("rank: episode %q sample %d: %w", ep.ID, i, err)
 	}
-	resp, smp, parsed := d.Response, d.Sample, d.Result
-	if err := rank.Repair(parsed, cfg.policy, popularity(ep, r)); err != nil {
-		return fmt.Errorf("rank: episode %q sample %d: %w", ep.ID, i, err)
-	}
-	*dst = rankSample{Index: i, Seed: seed, Model: resp.Model, Fingerprint: resp.Fingerprint, Text: smp.Text,
-		FinishReason: smp.FinishReason, Report: parsed.Report(), Tokens: len(smp.Tokens), Usage: smp.Usage,
-		LatencyMS: smp.Latency.Milliseconds(), Cached: resp.Cached, Permutation: rankItems(ep, r, parsed)}
-	if len(smp.Tokens) > 0 {
-		dst.Logprob = tokenSum(smp.Tokens)
-		if err := itemLogprobs(dst.Permutation, parsed, smp.Tokens); err != nil {
-			dst.AlignError = err.Error()
+	*dst = rankSample{Index: i, Seed: seed, Model: rec.Backend.Model, Fingerprint: rec.Backend.Fingerprint, Text: rec.Completion,
+		FinishReason: rec.FinishReason, Report: rec.Parse, Tokens: len(rec.Tokens), Usage: rec.Usage,
+		LatencyMS: d.Sample.Latency.Milliseconds(), Cached: d.Response.Cached, Permutation: rankItems(rec), AlignError: rec.AlignError}
+	if len(rec.Tokens) > 0 {
+		var sum float64
+		for _, t := range rec.Tokens {
+			sum += t.Logprob
 		}
+		dst.Logprob = &sum
 	}
 	return nil
 }
@@ -117,42 +113,19 @@ func popularity(ep *prompt.Episode, r *prompt.Rendered) []float64 {
 	return scores
 }
 
-// rankItems maps the parsed order (shown positions) to episode items.
-func rankItems(ep *prompt.Episode, r *prompt.Rendered, parsed *rank.Result) []rankItem {
-	items := make([]rankItem, len(parsed.Order))
-	for p, k := range parsed.Order {
-		items[p] = rankItem{Rank: p + 1, ItemID: ep.Candidates[r.Order[k]].ItemID, ShortID: parsed.Cands[k].ID,
-			Generated: p < parsed.NGenerated}
+// rankItems describes the record's permutation: each place's item and
+// short id, and for a generated item the logprob and token range of the
+// mention that placed it (when the tokens aligned).
+func rankItems(rec *rollout.Record) []rankItem {
+	items := make([]rankItem, len(rec.Permutation))
+	for p, id := range rec.Permutation {
+		items[p] = rankItem{Rank: p + 1, ItemID: id, ShortID: rec.ShortID(rec.Ranking[p]), Generated: rec.Generated[p]}
+	}
+	for _, sp := range rec.ItemSpans {
+		if sp.FirstToken >= 0 {
+			lp, rg := sp.Logprob, [2]int{sp.FirstToken, sp.LastToken}
+			items[sp.Position].Logprob, items[sp.Position].Tokens = &lp, &rg
+		}
 	}
 	return items
-}
-
-// itemLogprobs gives each generated item the logprob and token range of
-// the mention that placed it (its first, counted one).
-func itemLogprobs(items []rankItem, parsed *rank.Result, toks []llm.Token) error {
-	spans, err := rank.Align(parsed, toks)
-	if err != nil {
-		return err
-	}
-	byCand := make(map[int]rank.ItemTokens, len(spans))
-	for _, sp := range spans {
-		if it := parsed.Items[sp.Item]; it.Status == rank.OK {
-			byCand[it.Cand] = sp
-		}
-	}
-	for p := range items {
-		if sp, ok := byCand[parsed.Order[p]]; ok && items[p].Generated {
-			lp, rg := sp.Logprob, [2]int{sp.First, sp.Last}
-			items[p].Logprob, items[p].Tokens = &lp, &rg
-		}
-	}
-	return nil
-}
-
-func tokenSum(toks []llm.Token) *float64 {
-	var s float64
-	for _, t := range toks {
-		s += t.Logprob
-	}
-	return &s
 }
