@@ -54,3 +54,21 @@ func BenchmarkUpdate(b *testing.B) {
 		tr.step()
 	}
 }
+
+// BenchmarkARSampleAndLossGrad draws one ranking of N = 30 candidates from
+// the autoregressive policy and computes its loss, KL, entropy and
+// gradient (18 item weights and the prefix weights).
+func BenchmarkARSampleAndLossGrad(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	c := randomAR(rng, 30, Dim(2), 0.2, 0.01, 0.005)
+	pol := &arPolicy{d: Dim(2)}
+	pol.episode(c.e, c.e.x, c.w, c.ref)
+	grad := make([]float64, len(c.w))
+	var r rollout
+	b.ReportAllocs()
+	for b.Loop() {
+		pol.sample(&r, rng)
+		c.o.old = r.old
+		pol.lossGrad(grad, &r, &c.o)
+	}
+}
