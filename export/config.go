@@ -138,6 +138,41 @@ type Config struct {
 	// record (counted in the manifest) instead of failing on the first.
 	// Default false.
 	SkipInvalid bool
+	// Shuffle orders the rows of trl-kto, trl-preference and openrlhf: nil
+	// means the format's default (trl-kto: shuffled with seed
+	// DefaultShuffleSeed, since KTO's KL term pairs each example with the
+	// others of its batch and a file in episode order gives batches of one
+	// episode; the pair formats: input order); a value >= 0 shuffles the
+	// rows with that seed (PCG), so episodes interleave; -1 keeps the input
+	// order. Shuffling spills the rows to a temporary file in the output
+	// folder and holds 16 bytes per row in memory. Other formats: must be
+	// nil.
+	Shuffle *int64
+	// ValFraction is the share of episodes, in [0, 1), written to a
+	// validation split beside the train split (verl's data.val_files):
+	// validation-NNNNN.parquet for verl, NAME.validation.jsonl and
+	// rollouts.validation-NNNNN.parquet otherwise. An episode's split is a
+	// seeded hash of its id (ValSeed). Default 0: no validation split.
+	ValFraction float64
+	// ValSeed seeds the validation split. Default 0.
+	ValSeed int64
+
+	suffix string // the split's file-name infix: "" or ".validation"
+}
+
+// DefaultShuffleSeed is the seed trl-kto rows are shuffled with when
+// Config.Shuffle is nil.
+const DefaultShuffleSeed = 0
+
+// shuffleSeed returns the seed the rows are shuffled with, or -1 for none.
+func (c Config) shuffleSeed() int64 {
+	switch {
+	case c.Shuffle != nil:
+		return *c.Shuffle
+	case c.Format == TRLKTO:
+		return DefaultShuffleSeed
+	}
+	return -1
 }
 
 // DefaultConfig returns the documented defaults.
@@ -170,6 +205,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("export: unknown input hash %q (sha256 or crc32c)", c.InputHash)
 	case c.Format == Verl && !validFileName(c.Split):
 		return fmt.Errorf("export: split %q, want a plain file name", c.Split)
+	case c.Shuffle != nil && *c.Shuffle < -1:
+		return fmt.Errorf("export: shuffle seed %d, want >= 0, or -1 for input order", *c.Shuffle)
+	case c.Shuffle != nil && c.Format != TRLKTO && !c.pairs():
+		return fmt.Errorf("export: shuffle applies to trl-kto, trl-preference and openrlhf, not %s", c.Format)
+	case !(c.ValFraction >= 0 && c.ValFraction < 1):
+		return fmt.Errorf("export: validation fraction %v, want 0 <= f < 1", c.ValFraction)
+	case c.ValFraction > 0 && c.Format == Verl && c.Split == ValidationSplit:
+		return fmt.Errorf("export: split %q is the validation split's name; pick another train split name", c.Split)
 	}
 	return nil
 }

@@ -81,9 +81,15 @@ func export(ctx context.Context, cfg Config, inputs []Input, dir string, log *sl
 		abortAll(w.outputs())
 		return nil, err
 	}
-	for _, o := range w.outputs() {
+	m.Counts.ValidationEpisodes = st.valEpisodes
+	outs, err := withExtras(cfg, dir, create, m, w.outputs())
+	if err != nil {
+		abortAll(outs)
+		return nil, err
+	}
+	for _, o := range outs {
 		if err := o.commit(); err != nil {
-			abortAll(w.outputs())
+			abortAll(outs)
 			return nil, err
 		}
 		m.Files = append(m.Files, o.fileInfo())
@@ -93,13 +99,21 @@ func export(ctx context.Context, cfg Config, inputs []Input, dir string, log *sl
 }
 
 func newFormatWriter(cfg Config, dir string, create createFunc, st *stats) (formatWriter, error) {
+	if cfg.ValFraction > 0 {
+		return newSplitWriter(cfg, dir, create, st)
+	}
+	return newOneWriter(cfg, dir, create, st)
+}
+
+// newOneWriter returns the writer of one split.
+func newOneWriter(cfg Config, dir string, create createFunc, st *stats) (formatWriter, error) {
 	switch cfg.Format {
 	case Native:
 		return newNativeWriter(cfg, dir, create)
 	case TRLPreference, OpenRLHF:
 		return newPrefWriter(cfg, dir, create, st)
 	case TRLKTO:
-		return newKTOWriter(dir, create, st)
+		return newKTOWriter(cfg, dir, create, st)
 	case TRLGRPO:
 		return newGRPOWriter(cfg, dir, create)
 	case Verl:
@@ -148,6 +162,8 @@ func run(ctx context.Context, cfg Config, inputs []Input, w formatWriter, st *st
 	m.Counts = Counts{Lines: st.lines, Records: st.records, Episodes: st.episodes, Rollouts: st.rollouts,
 		Pairs: st.pairs, Skipped: st.skipped}
 	m.Seeds = st.seeds()
+	m.Lengths = st.lengths.result()
+	m.TrainerSettings = m.Lengths.settings()
 	return m, nil
 }
 
@@ -172,8 +188,9 @@ func writeGroup(g *group, w formatWriter, cfg Config, st *stats, log *slog.Logge
 	return err
 }
 
-// prepareDir creates dir and removes an old manifest: from now on the
-// folder holds no finished export until the new manifest is written.
+// prepareDir creates dir, removes an old manifest (from now on the folder
+// holds no finished export until the new manifest is written) and the
+// temporary files of a killed export.
 func prepareDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -181,7 +198,7 @@ func prepareDir(dir string) error {
 	if err := os.Remove(filepath.Join(dir, ManifestName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("export: %w", err)
 	}
-	return nil
+	return removeOrphans(dir)
 }
 
 func writeManifest(dir string, m *Manifest) error {

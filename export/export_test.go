@@ -56,6 +56,8 @@ func TestManifest(t *testing.T) {
 		{Name: "b.jsonl", SHA256: sum(b), Bytes: int64(len(b)), Lines: 8},
 	}, m.Inputs)
 	assert.Equal(t, Counts{Lines: 20, Records: 20, Episodes: 5, Rollouts: 20, Rows: 5, Skipped: map[string]int64{}}, m.Counts)
+	require.NotNil(t, m.Lengths, "lengths")
+	assert.Equal(t, int64(20), m.Lengths.Rollouts)
 	assert.Equal(t, Seeds{Min: 0, Max: 4003}, m.Seeds)
 	assert.Equal(t, 5, *m.Config.Cutoff)
 	assert.Equal(t, SchemaVersion, m.SchemaVersion)
@@ -66,7 +68,7 @@ func TestManifest(t *testing.T) {
 	var back Manifest
 	require.NoError(t, json.Unmarshal(data, &back))
 	assert.Equal(t, *m, back, "manifest.json is the returned manifest")
-	assert.Equal(t, []string{"grpo.jsonl", ManifestName}, dirNames(t, dir))
+	assert.Equal(t, []string{CardName, "flexrec_reward.py", "grpo.jsonl", ManifestName}, dirNames(t, dir))
 	assert.Equal(t, SHA256, m.Config.InputHash)
 }
 
@@ -275,7 +277,7 @@ func TestNothingLooksCompleteMidway(t *testing.T) {
 		assert.True(t, strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-"), "midway the folder holds %q", name)
 	}
 	assert.Greater(t, len(midway), 3, "midway: the JSONL and shards, finished ones included")
-	want := []string{ManifestName}
+	want := []string{CardName, ManifestName}
 	for i := range 48 {
 		want = append(want, fmt.Sprintf("rollouts-%05d.parquet", i))
 	}

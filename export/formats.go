@@ -59,8 +59,12 @@ type prefWriter struct {
 }
 
 func newPrefWriter(cfg Config, dir string, create createFunc, st *stats) (*prefWriter, error) {
-	out, err := openJSONL(create, dir, "preference.jsonl")
+	out, err := openJSONL(create, dir, jsonlName(cfg.Format, cfg.suffix))
 	if err != nil {
+		return nil, err
+	}
+	if err := out.shuffle(dir, cfg.shuffleSeed()); err != nil {
+		out.abort()
 		return nil, err
 	}
 	return &prefWriter{cfg: cfg, st: st, out: out}, nil
@@ -152,9 +156,13 @@ type ktoWriter struct {
 	rows []KTORow
 }
 
-func newKTOWriter(dir string, create createFunc, st *stats) (*ktoWriter, error) {
-	out, err := openJSONL(create, dir, "kto.jsonl")
+func newKTOWriter(cfg Config, dir string, create createFunc, st *stats) (*ktoWriter, error) {
+	out, err := openJSONL(create, dir, jsonlName(cfg.Format, cfg.suffix))
 	if err != nil {
+		return nil, err
+	}
+	if err := out.shuffle(dir, cfg.shuffleSeed()); err != nil {
+		out.abort()
 		return nil, err
 	}
 	return &ktoWriter{st: st, out: out}, nil
@@ -252,7 +260,7 @@ type grpoWriter struct {
 }
 
 func newGRPOWriter(cfg Config, dir string, create createFunc) (*grpoWriter, error) {
-	out, err := openJSONL(create, dir, "grpo.jsonl")
+	out, err := openJSONL(create, dir, jsonlName(cfg.Format, cfg.suffix))
 	if err != nil {
 		return nil, err
 	}

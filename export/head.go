@@ -20,6 +20,12 @@ type head struct {
 	group      int
 	seed       int64
 	listReward float64
+
+	// For the manifest's token lengths (optional fields; 0 when absent):
+	// the usage counts, and the prompt's and completion's text sizes.
+	promptTokens, complTokens int64
+	promptBytes, complBytes   int64
+	messages                  int
 }
 
 // headNames are the header fields, in the order of their bits in seen.
@@ -30,6 +36,7 @@ var headNames = [...]string{"schema_version", "episode_id", "rollout", "group_si
 // keys must be spelled exactly. Errors wrap ErrMalformed. No allocation
 // unless the episode id holds escapes.
 func scanHead(line []byte, h *head) error {
+	*h = head{}
 	seen := 0
 	err := jsonl.Object(line, func(key, value []byte) error {
 		bit, err := h.set(key, value)
@@ -83,8 +90,31 @@ func (h *head) set(key, value []byte) (int, error) {
 	case "list_reward":
 		h.listReward, err = jsonl.Float(value)
 		return 1 << 5, err
+	case "messages":
+		h.promptBytes, h.messages = textBytes(value), countMessages(value)
+	case "completion":
+		h.complBytes = textBytes(value)
+	case "usage":
+		h.readUsage(value)
 	}
 	return 0, nil
+}
+
+// readUsage reads the usage object's token counts; anything unreadable
+// leaves them 0 (the lengths then fall back to the estimate).
+func (h *head) readUsage(value []byte) {
+	if len(value) == 0 || value[0] != '{' {
+		return
+	}
+	_ = jsonl.Object(value, func(key, v []byte) error { // a malformed usage only costs the counts
+		switch string(key) {
+		case "prompt_tokens":
+			h.promptTokens, _ = jsonl.Int(v)
+		case "completion_tokens":
+			h.complTokens, _ = jsonl.Int(v)
+		}
+		return nil
+	})
 }
 
 func intValue(raw []byte) (int, error) {

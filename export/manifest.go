@@ -62,6 +62,13 @@ type Manifest struct {
 	Counts Counts `json:"counts"`
 	// Seeds summarises the rollouts' seeds.
 	Seeds Seeds `json:"seeds"`
+	// Lengths are the token lengths of the exported rollouts (prompt,
+	// completion, both), from usage counts or an estimate; null when
+	// nothing was exported.
+	Lengths *Lengths `json:"lengths"`
+	// TrainerSettings are the TRL, verl and OpenRLHF length limits under
+	// which no row is dropped or cut; null when nothing was exported.
+	TrainerSettings *TrainerSettings `json:"trainer_settings"`
 	// Fields maps each column of the format's rows to its meaning.
 	Fields map[string]string `json:"fields"`
 	// SkipReasons maps each reason in Counts.Skipped to its meaning and
@@ -114,8 +121,11 @@ type Counts struct {
 	// header read (each is one rollout).
 	Lines   int64 `json:"lines"`
 	Records int64 `json:"records"`
-	// Episodes is the number of complete groups exported.
-	Episodes int64 `json:"episodes"`
+	// Episodes is the number of complete groups exported;
+	// ValidationEpisodes how many of them went to the validation split
+	// (Config.ValFraction).
+	Episodes           int64 `json:"episodes"`
+	ValidationEpisodes int64 `json:"validation_episodes"`
 	// Rollouts is the number of records in those groups.
 	Rollouts int64 `json:"rollouts"`
 	// Pairs is the number of preference pairs written (preference formats).
@@ -162,6 +172,8 @@ type stats struct {
 	lines, records, episodes, rollouts, pairs int64
 	skipped                                   map[string]int64
 	seedMin, seedMax                          int64
+	lengths                                   lengthStats
+	valEpisodes                               int64
 }
 
 func newStats() *stats {
@@ -177,8 +189,10 @@ func (s *stats) skip(reason string, n int) {
 func (s *stats) exported(g *group) {
 	s.episodes++
 	s.rollouts += int64(g.size())
-	for _, h := range g.heads {
+	for i := range g.heads {
+		h := &g.heads[i]
 		s.seedMin, s.seedMax = min(s.seedMin, h.seed), max(s.seedMax, h.seed)
+		s.lengths.add(h)
 	}
 }
 

@@ -197,11 +197,11 @@ type nativeWriter struct {
 func newNativeWriter(cfg Config, dir string, create createFunc) (*nativeWriter, error) {
 	w := &nativeWriter{}
 	var err error
-	if w.jl, err = openJSONL(create, dir, "rollouts.jsonl"); err != nil {
+	if w.jl, err = openJSONL(create, dir, jsonlName(cfg.Format, cfg.suffix)); err != nil {
 		return nil, err
 	}
 	if cfg.Parquet {
-		if w.pq, err = openShards[NativeRow](create, dir, "rollouts", cfg.RowGroupRows, cfg.ParquetShardRows, parquetMeta(cfg)); err != nil {
+		if w.pq, err = openShards[NativeRow](create, dir, "rollouts"+cfg.suffix, cfg.RowGroupRows, cfg.ParquetShardRows, parquetMeta(cfg)); err != nil {
 			w.jl.abort()
 			return nil, err
 		}

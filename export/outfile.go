@@ -2,10 +2,14 @@ package export
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -94,10 +98,95 @@ func (c countWriter) Write(p []byte) (int, error) {
 }
 
 // jsonlFile writes one JSON value per line. HTML characters stay as they
-// are ("<think>", "&"), as in the records themselves.
+// are ("<think>", "&"), as in the records themselves. After shuffle, rows
+// go to a spill file first and commit writes them in a seeded random order.
 type jsonlFile struct {
 	*outFile
 	enc *json.Encoder
+	sh  *spill
+}
+
+// spill holds a shuffled file's rows until commit: the rows in a hidden
+// temporary file, and each row's start offset.
+type spill struct {
+	f    *os.File
+	w    *bufio.Writer
+	buf  bytes.Buffer
+	enc  *json.Encoder
+	offs []int64 // row starts, then the end
+	seed int64
+}
+
+// shuffle makes f's rows come out in a random order drawn from seed (no
+// change for seed -1). The spill file sits in dir, named like atomicfile's
+// temporary files, so an export killed mid-way leaves nothing the next
+// run does not remove.
+func (f *jsonlFile) shuffle(dir string, seed int64) error {
+	if seed < 0 {
+		return nil
+	}
+	tmp, err := os.CreateTemp(dir, "."+f.info.Name+".tmp-spill-*")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	sh := &spill{f: tmp, w: bufio.NewWriterSize(tmp, 1<<20), offs: []int64{0}, seed: seed}
+	sh.enc = json.NewEncoder(&sh.buf)
+	sh.enc.SetEscapeHTML(false)
+	f.sh = sh
+	return nil
+}
+
+// commit writes a shuffled file's rows in order, then publishes the file.
+func (f *jsonlFile) commit() error {
+	if f.sh == nil {
+		return f.outFile.commit()
+	}
+	err := f.sh.drain(f.outFile.w)
+	f.sh.remove()
+	if err != nil {
+		f.outFile.abort()
+		return fmt.Errorf("export: shuffle %s: %w", f.info.Name, err)
+	}
+	return f.outFile.commit()
+}
+
+// abort drops the file and its spill.
+func (f *jsonlFile) abort() {
+	if f.sh != nil {
+		f.sh.remove()
+	}
+	f.outFile.abort()
+}
+
+// drain copies the spilled rows to w in the seeded permutation. Memory:
+// the offsets and the permutation, 16 bytes per row.
+func (sh *spill) drain(w io.Writer) error {
+	if err := sh.w.Flush(); err != nil {
+		return err
+	}
+	n := len(sh.offs) - 1
+	perm := rand.New(rand.NewPCG(uint64(sh.seed), 0x6b746f)).Perm(n)
+	var row []byte
+	for _, i := range perm {
+		size := sh.offs[i+1] - sh.offs[i]
+		row = slices.Grow(row[:0], int(size))[:size]
+		if _, err := sh.f.ReadAt(row, sh.offs[i]); err != nil {
+			return err
+		}
+		if _, err := w.Write(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sh *spill) remove() {
+	if sh.f == nil {
+		return
+	}
+	sh.f.Close()           // read and written through; nothing to lose
+	os.Remove(sh.f.Name()) // best effort: the next export removes orphans
+	sh.f = nil
 }
 
 func openJSONL(create createFunc, dir, name string) (*jsonlFile, error) {
@@ -111,9 +200,27 @@ func openJSONL(create createFunc, dir, name string) (*jsonlFile, error) {
 }
 
 func (f *jsonlFile) write(v any) error {
+	if f.sh != nil {
+		return f.spillRow(v)
+	}
 	if err := f.enc.Encode(v); err != nil {
 		return fmt.Errorf("export: write %s: %w", f.info.Name, err)
 	}
+	f.info.Rows++
+	return nil
+}
+
+func (f *jsonlFile) spillRow(v any) error {
+	sh := f.sh
+	sh.buf.Reset()
+	err := sh.enc.Encode(v)
+	if err == nil {
+		_, err = sh.w.Write(sh.buf.Bytes())
+	}
+	if err != nil {
+		return fmt.Errorf("export: write %s: %w", f.info.Name, err)
+	}
+	sh.offs = append(sh.offs, sh.offs[len(sh.offs)-1]+int64(sh.buf.Len()))
 	f.info.Rows++
 	return nil
 }

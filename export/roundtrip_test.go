@@ -46,7 +46,7 @@ func TestNativeRoundTrip(t *testing.T) {
 	}
 	wantFiles := []FileInfo{{Name: "rollouts.jsonl", Rows: int64(len(want)), Bytes: int64(len(data))}}
 	wantFiles = append(wantFiles, shards...)
-	assert.Equal(t, wantFiles, m.Files)
+	assert.Equal(t, wantFiles, dataFiles(m.Files))
 	assert.Equal(t, int64(2*len(want)), m.Counts.Rows)
 }
 
@@ -272,7 +272,9 @@ func TestKTORoundTrip(t *testing.T) {
 		}
 	}
 	data := encodeRecords(t, recs)
-	dir, m := runExport(t, withFormat(TRLKTO), data)
+	cfg := withFormat(TRLKTO)
+	cfg.Shuffle = ptr(int64(-1)) // input order; TestShuffle covers the default
+	dir, m := runExport(t, cfg, data)
 	rows := readJSONL[KTORow](t, filepath.Join(dir, "kto.jsonl"))
 	var want []KTORow
 	for _, g := range groupsOf(recs) {
@@ -388,7 +390,7 @@ func TestVerlRoundTrip(t *testing.T) {
 		assert.Equal(t, 10, gt.K)
 		checkGroundTruth(t, row.Prompt, gt.Gains, gt.Variances, 0, g[0])
 	}
-	assert.Equal(t, shards, m.Files)
+	assert.Equal(t, shards, dataFiles(m.Files))
 	assert.Equal(t, int64(len(groups)), m.Counts.Rows)
 }
 
@@ -418,3 +420,16 @@ func TestGroundTruthCutoff(t *testing.T) {
 		}
 	}
 }
+
+// dataFiles drops the static files (dataset card, reward script).
+func dataFiles(files []FileInfo) []FileInfo {
+	var out []FileInfo
+	for _, f := range files {
+		if f.Name != CardName && f.Name != RewardScriptName {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -24,7 +24,9 @@ type exportOptions struct {
 	pairs       string
 	completions string
 	inputHash   string
-	cfg         export.Config // the other flags write straight into it
+	shuffle     int64
+	flags       *pflag.FlagSet // to tell a given --shuffle from its default
+	cfg         export.Config  // the other flags write straight into it
 }
 
 func newExportCmd(s io3) *cobra.Command {
@@ -56,8 +58,24 @@ Parquet outputs are split into shards of at most --parquet-shard-rows rows
 (<name>-00000.parquet, <name>-00001.parquet, ...; all listed in the manifest),
 so memory stays flat whatever the input size. Files are written under temporary
 names and renamed when complete; manifest.json comes last, so a folder
-without one holds no finished export. A bad line stops the export with its
-file and line, unless --skip-invalid. A summary goes to stdout.
+without one holds no finished export; temporary files a killed export left
+are removed when the next one starts. A bad line stops the export with its
+file and line, unless --skip-invalid.
+
+Every folder also gets a Hugging Face dataset card (README.md, whose configs
+name each split's files, so datasets.load_dataset(folder) reads them), and
+trl-grpo and verl folders get flexrec_reward.py, the reward function TRL and
+verl load as is (it calls 'flexrec serve'). --val-fraction F writes a seeded
+validation split beside the train split (verl: validation-NNNNN.parquet;
+others: NAME.validation.jsonl). --shuffle SEED orders the rows of trl-kto
+and the pair formats at random, interleaving episodes (trl-kto: on by
+default with seed 0, since KTO's KL term pairs each row with the rest of
+its batch; -1 keeps the input order).
+
+A summary goes to stdout: the files, the counts, and the prompt and
+completion token lengths (p50/p95/max, from the records' usage counts or
+an estimate) with the length settings they imply for TRL, verl and OpenRLHF;
+manifest.json holds the same.
 
 Examples:
   flexrec export --in rollouts.jsonl --format native --out data/native
@@ -73,6 +91,7 @@ Examples:
 
 func (o *exportOptions) addFlags(f *pflag.FlagSet) {
 	c := &o.cfg
+	o.flags = f
 	f.StringArrayVar(&o.in, "in", nil, "rollouts JSONL file, repeatable, read in order; - reads stdin (required)")
 	f.StringVar(&o.out, "out", "", "output folder, created if missing (required)")
 	f.StringVar(&o.format, "format", string(c.Format), "native, trl-preference, trl-kto, trl-grpo, verl or openrlhf")
@@ -88,6 +107,9 @@ func (o *exportOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&c.Split, "split", c.Split, "verl: extra_info.split and the file names <split>-NNNNN.parquet")
 	f.StringVar(&o.inputHash, "input-hash", string(c.InputHash), "hash of the inputs in the manifest: sha256 (tamper-evident) or crc32c (accidental changes only; twice the JSONL speed on one core)")
 	f.BoolVar(&c.SkipInvalid, "skip-invalid", false, "skip and count bad lines and groups instead of failing")
+	f.Int64Var(&o.shuffle, "shuffle", -1, "trl-kto, trl-preference, openrlhf: shuffle the rows with this seed (-1: input order; trl-kto shuffles with seed 0 unless given)")
+	f.Float64Var(&c.ValFraction, "val-fraction", c.ValFraction, "share of episodes written to a validation split, 0 <= F < 1")
+	f.Int64Var(&c.ValSeed, "val-seed", c.ValSeed, "seed of the validation split")
 }
 
 // config turns the flags into a validated export.Config.
@@ -95,6 +117,9 @@ func (o *exportOptions) config() (export.Config, error) {
 	cfg := o.cfg
 	cfg.Format, cfg.Pairs, cfg.Completions = export.Format(o.format), export.Pairing(o.pairs), export.Completions(o.completions)
 	cfg.InputHash = export.InputHash(o.inputHash)
+	if o.flags != nil && o.flags.Changed("shuffle") {
+		cfg.Shuffle = &o.shuffle
+	}
 	if len(o.in) == 0 || o.out == "" {
 		return cfg, usagef("--in and --out are required")
 	}
@@ -169,5 +194,9 @@ func printExportSummary(w io.Writer, dir string, m *export.Manifest) {
 		}
 		fmt.Fprintf(w, "; skipped %s", strings.Join(parts, " "))
 	}
+	if c.ValidationEpisodes > 0 {
+		fmt.Fprintf(w, "; %d episodes in the validation split", c.ValidationEpisodes)
+	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, m.Lengths.Summary())
 }

@@ -79,6 +79,10 @@ func TestExportCommand(t *testing.T) {
 				assert.Contains(t, stdout, "wrote "+filepath.Join(out, f))
 			}
 			assert.Contains(t, stdout, tc.rows)
+			assert.Contains(t, stdout, "wrote "+filepath.Join(out, export.CardName))
+			assert.Regexp(t, `tokens \(.*\) p50/p95/max: prompt \d+/\d+/\d+, completion \d+/\d+/\d+, prompt\+completion \d+/\d+/\d+; `+
+				`settings: TRL max_length=\d+ max_completion_length=\d+; verl data.max_prompt_length=\d+ data.max_response_length=\d+; `+
+				`OpenRLHF --data.max_len=\d+ --rollout.max_new_tokens=\d+`, stdout, "the summary's lengths and settings")
 		})
 	}
 }
@@ -146,4 +150,23 @@ func TestExportFlags(t *testing.T) {
 	assert.Equal(t, []string{"a", "b"}, o.in)
 	assert.Equal(t, export.Config{Format: export.Verl, Pairs: export.AllPairs, Margin: 0.25, Completions: export.Ranking,
 		Cutoff: 5, Parquet: false, RowGroupRows: 7, ParquetShardRows: 9, DataSource: "src", Ability: "ab", Split: "test", InputHash: export.CRC32C, SkipInvalid: true}, cfg)
+
+	o = &exportOptions{cfg: export.DefaultConfig()}
+	fs = pflag.NewFlagSet("export", pflag.ContinueOnError)
+	o.addFlags(fs)
+	require.NoError(t, fs.Parse([]string{"--in", "a", "--out", "d", "--format", "trl-kto", "--shuffle", "7", "--val-fraction", "0.1", "--val-seed", "3"}))
+	cfg, err = o.config()
+	require.NoError(t, err)
+	require.NotNil(t, cfg.Shuffle, "--shuffle given")
+	assert.Equal(t, int64(7), *cfg.Shuffle)
+	assert.Equal(t, 0.1, cfg.ValFraction)
+	assert.Equal(t, int64(3), cfg.ValSeed)
+
+	o = &exportOptions{cfg: export.DefaultConfig()}
+	fs = pflag.NewFlagSet("export", pflag.ContinueOnError)
+	o.addFlags(fs)
+	require.NoError(t, fs.Parse([]string{"--in", "a", "--out", "d", "--format", "trl-kto"}))
+	cfg, err = o.config()
+	require.NoError(t, err)
+	assert.Nil(t, cfg.Shuffle, "no --shuffle: the format's default")
 }
