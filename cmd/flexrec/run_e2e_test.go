@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flexrec/flexrec/eval/dataset"
+	"github.com/flexrec/flexrec/internal/folderlock"
 )
 
 // buildFlexrec compiles the binary once per test into a temporary folder.
@@ -142,7 +144,8 @@ func TestRunJobSurvivesSIGKILL(t *testing.T) {
 
 // outputsOf lists the files of a job folder whose content must not depend
 // on interruptions (not the summary, which times the invocation, nor the
-// manifests' timestamps if any).
+// manifests' timestamps if any, nor the lock files, which name their
+// holder).
 func outputsOf(t *testing.T, dir string) []string {
 	var files []string
 	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
@@ -150,7 +153,7 @@ func outputsOf(t *testing.T, dir string) []string {
 			return err
 		}
 		rel, _ := filepath.Rel(dir, p)
-		if rel != "summary.json" {
+		if rel != "summary.json" && !strings.HasSuffix(rel, folderlock.Name) {
 			files = append(files, rel)
 		}
 		return nil
@@ -160,9 +163,9 @@ func outputsOf(t *testing.T, dir string) []string {
 	return files
 }
 
-// TestRunJobInterrupt sends SIGINT (Ctrl-C) mid-way: the job finishes the
-// episodes in flight, flushes, exits 130 with a message, and a rerun
-// completes it.
+// TestRunJobInterrupt sends SIGINT (Ctrl-C) mid-way: the job cancels the
+// requests in flight, keeps the complete groups, exits 130 with a message,
+// and a rerun completes it.
 func TestRunJobInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs the job; skipped in -short mode")
