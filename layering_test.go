@@ -33,6 +33,7 @@ var layers = map[string]int{
 	"export":              7,
 	"eval":                7,
 	"serve":               7, // the reward service: rank and rl (and llm.Sample)
+	"batch":               7, // batch inference: rollout.Run over answers from batch files
 	"testbed":             7,
 	"pipeline":            8,
 	"cmd/flexrec":         9,

@@ -29,7 +29,9 @@ func TestOpenAIRequestBodyIsSent(t *testing.T) {
 	}{
 		{name: "plain"},
 		{name: "temperature 0, seed 0, top_p, logprobs",
-			edit: func(r *llm.Request) { r.Temperature, r.Seed, r.TopP, r.Logprobs, r.TopLogprobs = f64(0), i64(0), f64(0.9), true, 3 }},
+			edit: func(r *llm.Request) {
+				r.Temperature, r.Seed, r.TopP, r.Logprobs, r.TopLogprobs = f64(0), i64(0), f64(0.9), true, 3
+			}},
 		{name: "schema, think and extra body",
 			cfg: func(c *llm.OpenAIConfig) { c.ExtraBody = map[string]any{"top_k": 20, "a": "<b>"} },
 			edit: func(r *llm.Request) {
@@ -42,7 +44,7 @@ func TestOpenAIRequestBodyIsSent(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				got, _ = io.ReadAll(r.Body)
 				w.Header().Set("Content-Type", "application/json")
-				io.WriteString(w, answerBody)
+				_, _ = io.WriteString(w, answerBody) // the client reports a short answer
 			}))
 			defer srv.Close()
 			cfg := llm.OpenAIConfig{BaseURL: srv.URL + "/v1", HTTPClient: srv.Client()}

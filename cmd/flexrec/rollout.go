@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/flexrec/flexrec/eval"
 	"github.com/flexrec/flexrec/eval/dataset"
@@ -59,8 +60,16 @@ Examples:
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRollout(cmd.Context(), o, s) },
 	}
 	f := c.Flags()
-	f.StringVar(&o.episodes, "episodes", "", "episodes JSONL file (required)")
 	f.StringVar(&o.out, "out", "", "rollouts JSONL file to write or resume (required)")
+	o.addFlags(f)
+	return c
+}
+
+// addFlags registers the flags that decide the rollouts (episodes,
+// sampling, rewards, backend); batch prepare and ingest share them, so a
+// batch writes what rollout would.
+func (o *rolloutOptions) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.episodes, "episodes", "", "episodes JSONL file (required)")
 	f.StringVar(&o.critic, "critic", "", "critic file for sparse episodes (flexrec critic train)")
 	f.IntVar(&o.cfg.Samples, "samples", o.cfg.Samples, "rollouts per episode (G)")
 	f.Int64Var(&o.cfg.Seed, "seed", 1, "base seed: shuffles and sampling")
@@ -76,7 +85,6 @@ Examples:
 	f.BoolVar(&o.failFast, "fail-fast", false, "stop at the first episode that fails after retries (default: go on, list failures in OUT's .failures.jsonl, fail at the end)")
 	f.BoolVar(&o.truncate, "truncate-at-damage", false, "cut a damaged --out at its first damaged line instead of refusing to resume")
 	o.backend.addFlags(f)
-	return c
 }
 
 func (o *rolloutOptions) verify() error {
