@@ -151,14 +151,15 @@ class Client:
     def close(self) -> None:
         """Stops a child server (SIGTERM, then SIGKILL after 10 s)."""
         p, self.process = self.process, None
-        if p is None or p.poll() is not None:
+        if p is None:
             return
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         if p.stdout is not None:
             try:
                 p.stdout.close()

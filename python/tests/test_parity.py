@@ -54,6 +54,15 @@ class Parity:
         cls.recs = records(os.path.join(cls.out, "rollouts.jsonl"))
         if not cls.recs:
             raise AssertionError(f"{cls.out}: no rollouts")
+        parses = [r["parse"] for r in cls.recs]
+        Parity.counts[f"{cls.label} answers"] = {
+            "rollouts": len(parses),
+            "invalid": sum(not p["valid"] for p in parses),
+            "duplicates": sum(bool(p["duplicates"]) for p in parses),
+            "unknown": sum(bool(p["unknown"]) for p in parses),
+            "truncated": sum(p["truncated"] for p in parses),
+            "not_format_ok": sum(not p["format_ok"] for p in parses),
+        }
 
     def check(self, name: str, got: list[float]):
         bad = [(r["episode_id"], r["rollout"], r["list_reward"], g) for r, g in zip(self.recs, got)
@@ -129,9 +138,9 @@ class OllamaParity(Parity, unittest.TestCase):
         with open(cfg, "w") as f:
             f.write(
                 "needs: [interest, explore]\n"
-                "episodes: {limit: 12, candidates: 30, history: 5}\n"
+                "episodes: {limit: 8, candidates: 30, history: 5}\n"
                 f"backend: {{kind: ollama, model: {model}, base_url: {host}, concurrency: 2}}\n"
-                "rollout: {samples: 4, max_tokens: 120}\n"
+                "rollout: {samples: 4, max_tokens: 48}\n"
                 "exports: [native, trl-grpo, verl]\n"
                 "eval: {rankers: [random], holdout: 0}\n"
             )
