@@ -214,6 +214,11 @@ type GRPORow struct {
 	Prompt []Message `json:"prompt"`
 	// GroundTruth holds the gains of the candidates as Prompt shows them.
 	GroundTruth
+	// GroundTruthJSON is GroundTruth as JSON text (verl's form), one
+	// column for OpenRLHF's --data.label_key (flexrec serve's /get_reward
+	// reads it); GRPOTrainer passes it to reward functions, which may
+	// ignore it.
+	GroundTruthJSON string `json:"ground_truth"`
 	// EpisodeID, UserID and Need identify the episode.
 	EpisodeID string `json:"episode_id"`
 	UserID    string `json:"user_id"`
@@ -273,7 +278,8 @@ func (w *grpoWriter) group(g *group) error {
 		return err
 	}
 	gt := groundTruth(r, cutoffOf(w.cfg, r))
-	return w.out.write(&GRPORow{Prompt: messagesOf(r.Messages), GroundTruth: gt,
+	text, _ := json.Marshal(gt) // floats decoded from JSON are finite: cannot fail
+	return w.out.write(&GRPORow{Prompt: messagesOf(r.Messages), GroundTruth: gt, GroundTruthJSON: string(text),
 		EpisodeID: r.EpisodeID, UserID: r.UserID, Need: r.Need})
 }
 

@@ -281,13 +281,14 @@ func withMeta(m map[string]string) map[string]string {
 }
 
 var grpoFields = map[string]string{
-	"prompt":     "the episode's first rollout's prompt: [{role: system}, {role: user}]",
-	"gains":      "gains[k-1] is the gain of the candidate shown as [k] in prompt (observed, or the critic's mean)",
-	"variances":  "variances[k-1] is the variance of gains[k-1] (0 when observed)",
-	"k":          "the NDCG cutoff; 0 means the whole list",
-	"episode_id": "the episode's id",
-	"user_id":    "the user's id",
-	"need":       "the episode's need id",
+	"prompt":       "the episode's first rollout's prompt: [{role: system}, {role: user}]",
+	"gains":        "gains[k-1] is the gain of the candidate shown as [k] in prompt (observed, or the critic's mean)",
+	"variances":    "variances[k-1] is the variance of gains[k-1] (0 when observed)",
+	"k":            "the NDCG cutoff; 0 means the whole list",
+	"ground_truth": "gains, variances and k as one JSON text, as verl's reward_model.ground_truth holds them: OpenRLHF's --data.label_key for flexrec serve's /get_reward",
+	"episode_id":   "the episode's id",
+	"user_id":      "the user's id",
+	"need":         "the episode's need id",
 }
 
 var verlFields = map[string]string{

@@ -349,6 +349,9 @@ func TestGRPORoundTrip(t *testing.T) {
 		assert.Equal(t, "interest", row.Need)
 		assert.Zero(t, row.K)
 		checkGroundTruth(t, row.Prompt, row.Gains, row.Variances, row.K, g[0])
+		var text GroundTruth
+		require.NoError(t, json.Unmarshal([]byte(row.GroundTruthJSON), &text), "row %d: ground_truth is JSON text", i)
+		assert.Equal(t, row.GroundTruth, text, "row %d: ground_truth holds the row's gains, variances and k", i)
 	}
 	assert.Equal(t, int64(len(groups)), m.Counts.Episodes)
 }
