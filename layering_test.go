@@ -34,6 +34,7 @@ var layers = map[string]int{
 	"eval":                7,
 	"serve":               7, // the reward service: rank and rl (and llm.Sample)
 	"batch":               7, // batch inference: rollout.Run over answers from batch files
+	"internal/shard":      7, // shards and their merge: over rollout
 	"testbed":             7,
 	"pipeline":            8,
 	"cmd/flexrec":         9,

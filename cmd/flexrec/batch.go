@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flexrec/flexrec/batch"
-	"github.com/flexrec/flexrec/eval/dataset"
 	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/pipeline"
 	"github.com/flexrec/flexrec/prompt"
@@ -118,7 +117,7 @@ type rolloutSetup struct {
 // setup reads what o names. The fingerprint is rollout's own, so batch
 // and online records carry the same.
 func (o *rolloutOptions) setup(ctx context.Context) (*rolloutSetup, error) {
-	eps, err := dataset.ReadEpisodesFile(ctx, o.episodes)
+	_, eps, err := o.readEpisodes(ctx)
 	if err != nil {
 		return nil, err
 	}

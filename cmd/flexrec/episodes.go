@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flexrec/flexrec/eval/dataset"
+	"github.com/flexrec/flexrec/internal/shard"
 	"github.com/flexrec/flexrec/prompt"
 )
 
@@ -19,6 +20,7 @@ type episodesOptions struct {
 	cfg          dataset.BuildConfig // flags write straight into it
 	threshold    float64
 	thresholdSet bool // --threshold given: override the need's
+	shard        string
 	autoMaxPos   bool // --candidates given without --max-positives: N/3
 }
 
@@ -78,6 +80,7 @@ func (o *episodesOptions) addFlags(f *pflag.FlagSet) {
 	f.Lookup("sparse").NoOptDefVal = "0.1"
 	f.Int64Var(&c.Seed, "seed", c.Seed, "random seed")
 	f.IntVar(&c.Limit, "limit", 0, "keep at most this many episodes (0: all)")
+	f.StringVar(&o.shard, "shard", "", "write only shard k of n (k/n, 0 <= k < n): a stable hash of the episode id picks each episode's shard")
 }
 
 // config turns the flags into a validated BuildConfig.
@@ -105,6 +108,10 @@ func runEpisodes(ctx context.Context, o *episodesOptions, s io3) error {
 	if err != nil {
 		return err
 	}
+	sh, err := shard.Parse(o.shard)
+	if err != nil {
+		return usagef("--shard: %v", err)
+	}
 	ds, err := dataset.Load(ctx, o.dataset)
 	if err != nil {
 		return err
@@ -121,8 +128,9 @@ func runEpisodes(ctx context.Context, o *episodesOptions, s io3) error {
 			return err
 		}
 	}
+	eps := shard.Filter(sh, sp.Episodes, func(e *prompt.Episode) string { return e.ID })
 	if o.out != "" {
-		return dataset.WriteEpisodesFile(o.out, sp.Episodes)
+		return dataset.WriteEpisodesFile(o.out, eps)
 	}
-	return dataset.WriteEpisodes(s.out, sp.Episodes)
+	return dataset.WriteEpisodes(s.out, eps)
 }

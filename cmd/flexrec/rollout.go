@@ -14,7 +14,9 @@ import (
 
 	"github.com/flexrec/flexrec/eval"
 	"github.com/flexrec/flexrec/eval/dataset"
+	"github.com/flexrec/flexrec/internal/shard"
 	"github.com/flexrec/flexrec/pipeline"
+	"github.com/flexrec/flexrec/prompt"
 	"github.com/flexrec/flexrec/rank"
 	"github.com/flexrec/flexrec/rl"
 	"github.com/flexrec/flexrec/rl/critic"
@@ -30,6 +32,7 @@ type rolloutOptions struct {
 	episodesIn int
 	failFast   bool
 	truncate   bool
+	shard      string
 	backend    backendFlags
 	cfg        rollout.Config
 }
@@ -84,6 +87,7 @@ func (o *rolloutOptions) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.episodesIn, "episodes-in-flight", 0, "most episodes started but not yet written, the reorder buffer (0: from --concurrency); --concurrency alone bounds requests")
 	f.BoolVar(&o.failFast, "fail-fast", false, "stop at the first episode that fails after retries (default: go on, list failures in OUT's .failures.jsonl, fail at the end)")
 	f.BoolVar(&o.truncate, "truncate-at-damage", false, "cut a damaged --out at its first damaged line instead of refusing to resume")
+	f.StringVar(&o.shard, "shard", "", "roll out only shard k of n (k/n, 0 <= k < n) of the episodes; 'flexrec merge' joins the shards")
 	o.backend.addFlags(f)
 }
 
@@ -113,12 +117,12 @@ func runRollout(ctx context.Context, o *rolloutOptions, s io3) error {
 	if err := o.verify(); err != nil {
 		return err
 	}
-	eps, err := dataset.ReadEpisodesFile(ctx, o.episodes)
+	all, eps, err := o.readEpisodes(ctx)
 	if err != nil {
 		return err
 	}
 	log := newLogger(s.err, "text")
-	b, err := o.backend.open(ctx, eval.TrainFromHistories(eps), log)
+	b, err := o.backend.open(ctx, eval.TrainFromHistories(all), log)
 	if err != nil {
 		return err
 	}
@@ -175,4 +179,18 @@ func (o *rolloutOptions) fingerprint() (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8]), nil
+}
+
+// readEpisodes reads --episodes: all of them, and --shard's. The builtin
+// policy trains on all and the fingerprint is the whole file's, so a
+// shard's records equal one machine's.
+func (o *rolloutOptions) readEpisodes(ctx context.Context) (all, mine []prompt.Episode, err error) {
+	sh, err := shard.Parse(o.shard)
+	if err != nil {
+		return nil, nil, usagef("--shard: %v", err)
+	}
+	if all, err = dataset.ReadEpisodesFile(ctx, o.episodes); err != nil {
+		return nil, nil, err
+	}
+	return all, shard.Filter(sh, all, func(e *prompt.Episode) string { return e.ID }), nil
 }
