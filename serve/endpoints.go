@@ -20,6 +20,10 @@ func (h *Handler) serveScore(ctx context.Context, body []byte) (any, int, error)
 	if len(req.Items) == 0 {
 		return nil, 0, badBody("items", errors.New("required: at least one item"))
 	}
+	fields, err := parseFields(req.Fields)
+	if err != nil {
+		return nil, 0, err
+	}
 	jobs := make([]job, len(req.Items))
 	for i := range req.Items {
 		if err := h.scoreJob(&req.Items[i], i, &jobs[i]); err != nil {
@@ -31,11 +35,7 @@ func (h *Handler) serveScore(ctx context.Context, body []byte) (any, int, error)
 		return nil, len(jobs), err
 	}
 	h.metrics.scored(res)
-	resp := ScoreResponse{Results: make([]ScoreResult, len(res))}
-	for i, s := range res {
-		resp.Results[i] = s.out
-	}
-	return resp, len(jobs), nil
+	return appendScoreResponse(make([]byte, 0, 1024*len(res)), res, fields), len(jobs), nil
 }
 
 // locateScoreError turns a failed decode of the whole body into an

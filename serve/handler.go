@@ -103,8 +103,15 @@ func (h *Handler) handle(ctx context.Context, w http.ResponseWriter, r *http.Req
 	default:
 		return writeError(w, http.StatusServiceUnavailable, fmt.Errorf("serve: %w", err)), items
 	}
+	raw, ok := out.([]byte)
+	if !ok {
+		if raw, err = json.Marshal(out); err != nil {
+			return writeError(w, http.StatusInternalServerError, fmt.Errorf("serve: encode the answer: %w", err)), items
+		}
+		raw = append(raw, '\n')
+	}
 	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(out); err != nil {
+	if _, err := w.Write(raw); err != nil {
 		return 599, items // the client went away mid-answer; nothing to tell it
 	}
 	return http.StatusOK, items

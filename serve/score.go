@@ -76,7 +76,8 @@ func (w *worker) score(list string, i int, text, finish string, gt *GroundTruth,
 		repaired[p] = true
 	}
 	if err := gr.Compute(gt.Gains, gt.Variances, []rl.Rollout{{Permutation: res.Order, Repaired: repaired}}); err != nil {
-		return nil, badItem(list, i, "ground_truth", "%v", err)
+		gl, gf := gtPath(list)
+		return nil, badItem(gl, i, gf, "%v", err)
 	}
 	rep := res.Report()
 	out := ScoreResult{
@@ -87,10 +88,34 @@ func (w *worker) score(list string, i int, text, finish string, gt *GroundTruth,
 	for p := range res.NGenerated {
 		out.Generated[p] = true
 	}
+	if !finite(out.ListReward) || !finite(out.U) || !allFinite(out.ItemRewards) {
+		gl, gf := gtPath(list)
+		return nil, badItem(gl, i, join(gf, "gains"), "values too large: the reward overflows float64")
+	}
 	if len(offsets) > 0 {
 		out.TokenRewards = w.tokenRewards(res, out.ItemRewards, offsets)
 	}
 	return &scored{res: res, out: out}, nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+func allFinite(xs []float64) bool {
+	for _, x := range xs {
+		if !finite(x) {
+			return false
+		}
+	}
+	return true
+}
+
+// gtPath names where the ground truth of an item of list is: the
+// item's ground_truth field, or OpenRLHF's labels array.
+func gtPath(list string) (string, string) {
+	if list == "items" {
+		return "items", "ground_truth"
+	}
+	return "labels", ""
 }
 
 // candidates sets w.cands to the short ids 1..n with the given titles.

@@ -10,6 +10,10 @@ import (
 type ScoreRequest struct {
 	// Items are the completions to score, at least one.
 	Items []ScoreItem `json:"items"`
+	// Fields, when given, limits every result to these keys (e.g.
+	// ["list_reward"]: a trainer that needs only the reward gets a tenth of
+	// the answer). Absent or empty: every field.
+	Fields []string `json:"fields,omitempty"`
 }
 
 // ScoreItem is one completion to score.
