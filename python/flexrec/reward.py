@@ -122,19 +122,23 @@ class Client:
                 pass
         return f" (the child flexrec serve exited with code {self.process.returncode}; stderr: {tail.strip()!r})"
 
-    def score(self, items: list[dict]) -> list[dict]:
+    def score(self, items: list[dict], fields: list[str] | None = None) -> list[dict]:
         """POST items to /v1/score in batches and return one result per item.
 
         Each item is ``{"completion": str, "ground_truth": dict or JSON
         text}`` with optional ``item_reward``, ``cutoff``,
         ``finish_reason`` and ``offsets``; each result has ``list_reward``,
         ``item_rewards``, ``permutation``, ``generated``, ``report``, ``u``
-        and ``token_rewards``.
+        and ``token_rewards`` (only ``fields`` when given, e.g.
+        ``["list_reward"]``).
         """
         out: list[dict] = []
         for lo in range(0, len(items), BATCH):
             batch = items[lo : lo + BATCH]
-            res = self._post("/v1/score", {"items": batch}).get("results")
+            payload = {"items": batch}
+            if fields:
+                payload["fields"] = list(fields)
+            res = self._post("/v1/score", payload).get("results")
             if not isinstance(res, list) or len(res) != len(batch):
                 raise FlexrecError(f"flexrec serve at {self.url}: malformed answer to /v1/score")
             out.extend(res)
@@ -249,9 +253,13 @@ def _stop(c: Client, pid: int) -> None:
         c.close()
 
 
-def score(items: list[dict]) -> list[dict]:
+def score(items: list[dict], fields: list[str] | None = None) -> list[dict]:
     """Scores items with this process's server; see Client.score."""
-    return client().score(items)
+    return client().score(items, fields)
+
+
+def _list_rewards(items: list[dict]) -> list[float]:
+    return [float(r["list_reward"]) for r in score(items, ["list_reward"])]
 
 
 def _plain(x):
@@ -308,7 +316,7 @@ def ndcg_reward(completions, gains, k, **kwargs) -> list[float]:
         if titles[i] is not None:
             gt["titles"] = titles[i]
         items.append({"completion": _text(completions[i]), "ground_truth": gt})
-    return [float(r["list_reward"]) for r in score(items)]
+    return _list_rewards(items)
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> float:
@@ -325,4 +333,4 @@ def compute_score_batch(data_sources, solution_strs, ground_truths, extra_infos=
     if len(ground_truths) != n:
         raise FlexrecError(f"{n} responses but {len(ground_truths)} ground truths")
     items = [{"completion": _text(s), "ground_truth": _plain(g)} for s, g in zip(solution_strs, ground_truths)]
-    return [float(r["list_reward"]) for r in score(items)]
+    return _list_rewards(items)
