@@ -75,7 +75,7 @@ func savedArgs(fs *pflag.FlagSet) ([]string, error) {
 			return
 		}
 		v := fl.Value.String()
-		if v != "" && (fl.Name == "episodes" || fl.Name == "critic" || fl.Name == "api-key-file" || fl.Name == "cache") {
+		if v != "" && (fl.Name == "episodes" || fl.Name == "critic" || fl.Name == "api-key-file") {
 			if v, err = filepath.Abs(v); err != nil {
 				return
 			}

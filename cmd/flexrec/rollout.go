@@ -33,6 +33,8 @@ type rolloutOptions struct {
 	failFast   bool
 	truncate   bool
 	shard      string
+	dryRun     bool
+	maxCost    float64
 	backend    backendFlags
 	cfg        rollout.Config
 }
@@ -64,6 +66,8 @@ Examples:
 	}
 	f := c.Flags()
 	f.StringVar(&o.out, "out", "", "rollouts JSONL file to write or resume (required)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the requests, estimated tokens and cost at --price-in/--price-out; call no server, write nothing")
+	f.Float64Var(&o.maxCost, "max-cost", 0, "stop cleanly once this invocation has cost this much at --price-in/--price-out (whole groups kept; rerun to go on); 0: no limit")
 	o.addFlags(f)
 	return c
 }
@@ -107,6 +111,9 @@ func (o *rolloutOptions) verify() error {
 		return usagef("--repair: %v", err)
 	}
 	o.cfg.Model = o.backend.cfg.Model
+	if err := checkMaxCost(o.maxCost, o.backend.cfg); err != nil {
+		return err
+	}
 	if err := o.cfg.Validate(); err != nil {
 		return usagef("%v", err)
 	}
@@ -116,6 +123,9 @@ func (o *rolloutOptions) verify() error {
 func runRollout(ctx context.Context, o *rolloutOptions, s io3) error {
 	if err := o.verify(); err != nil {
 		return err
+	}
+	if o.dryRun {
+		return runRolloutDryRun(ctx, o, s)
 	}
 	all, eps, err := o.readEpisodes(ctx)
 	if err != nil {
@@ -144,11 +154,16 @@ func runRollout(ctx context.Context, o *rolloutOptions, s io3) error {
 		return err
 	}
 	prog := newProgress(s.err, false, log)
+	ctx, bud := withBudget(ctx, o.maxCost)
 	st, err := rollout.Run(ctx, runner, eps, rollout.RunOptions{
 		Path: o.out, Concurrency: o.backend.cfg.Concurrency, Window: o.episodesIn, Fingerprint: fp,
 		FailFast: o.failFast, TruncateAtDamage: o.truncate, Logger: log,
-		Progress: func(st rollout.Stats) { prog.update(pipeline.Progress{Stats: st, Backend: b}) },
+		Progress: func(st rollout.Stats) {
+			prog.update(pipeline.Progress{Stats: st, Backend: b})
+			bud.check(b)
+		},
 	})
+	err = bud.result(ctx, err)
 	prog.finish()
 	if encErr := json.NewEncoder(s.out).Encode(st); encErr != nil && err == nil {
 		err = encErr

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flexrec/flexrec/batch/batchtest"
+)
+
+// TestDryRun checks that rollout --dry-run and batch prepare --dry-run
+// count every request and price the estimate without a server (the base
+// URL answers nothing) and without writing.
+func TestDryRun(t *testing.T) {
+	tmp := t.TempDir()
+	eps := batchEpisodes(t, tmp)
+	common := []string{"--episodes", eps, "--backend", "openai", "--model", "m", "--base-url", "http://127.0.0.1:1/v1",
+		"--samples", "4", "--max-tokens", "100", "--price-in", "2", "--price-out", "8", "--dry-run"}
+	var reports []dryRunReport
+	for _, args := range [][]string{
+		append([]string{"rollout", "--out", filepath.Join(tmp, "r.jsonl")}, common...),
+		append([]string{"batch", "prepare", "--out", filepath.Join(tmp, "b")}, common...),
+	} {
+		code, out, stderr := runCLI(t, "", args...)
+		require.Equal(t, 0, code, "%s --dry-run: %s", args[0], stderr)
+		var rep dryRunReport
+		require.NoError(t, json.Unmarshal([]byte(out), &rep), "%s --dry-run output", args[0])
+		reports = append(reports, rep)
+	}
+	rep := reports[0]
+	assert.Equal(t, 20, rep.Requests, "rollout --dry-run: 5 episodes x 4")
+	assert.Positive(t, rep.PromptTokens)
+	assert.Equal(t, int64(20*70), rep.CompletionTokens, "12 candidates: 5 x 12 + 10 each")
+	assert.Equal(t, int64(20*100), rep.MaxCompletionTokens)
+	assert.InDelta(t, (float64(rep.PromptTokens)*2+float64(rep.CompletionTokens)*8)/1e6, rep.Cost, 1e-12)
+	assert.Equal(t, reports[0].Requests, reports[1].Requests, "batch prepare --dry-run counts what rollout does")
+	assert.Equal(t, reports[0].PromptTokens, reports[1].PromptTokens)
+	assert.NoFileExists(t, filepath.Join(tmp, "r.jsonl"))
+	assert.NoDirExists(t, filepath.Join(tmp, "b"))
+}
+
+// TestMaxCost stops a rollout at its budget, then resumes it: the file
+// ends equal to an uninterrupted run's.
+func TestMaxCost(t *testing.T) {
+	srv := batchtest.New()
+	defer srv.Close()
+	t.Setenv("OPENAI_API_KEY", "")
+	tmp := t.TempDir()
+	eps := batchEpisodes(t, tmp)
+	flags := []string{"--episodes", eps, "--backend", "openai", "--model", "m", "--base-url", srv.URL(),
+		"--samples", "3", "--concurrency", "1", "--price-in", "1"}
+	clean := filepath.Join(tmp, "clean.jsonl")
+	code, _, stderr := runCLI(t, "", append([]string{"rollout", "--out", clean}, flags...)...)
+	require.Equal(t, 0, code, "rollout: %s", stderr)
+	perEpisode := float64(srv.Chats.Load()) / 5
+
+	out := filepath.Join(tmp, "budget.jsonl")
+	// A prompt is about 1,000 tokens: 3 requests cost about $0.003 at $1/M.
+	code, _, stderr = runCLI(t, "", append([]string{"rollout", "--out", out, "--max-cost", "0.004"}, flags...)...)
+	assert.Equal(t, 1, code, "rollout at its budget")
+	assert.Contains(t, stderr, "stopped at the --max-cost budget")
+	data, err := os.ReadFile(out)
+	require.NoError(t, err)
+	lines := strings.Count(string(data), "\n")
+	assert.Positive(t, lines, "groups kept at the budget")
+	assert.Less(t, lines, 15, "the budget stopped the run early")
+	assert.Zero(t, lines%3, "whole groups only")
+	assert.Equal(t, 3.0, perEpisode, "requests per episode")
+
+	code, _, stderr = runCLI(t, "", append([]string{"rollout", "--out", out}, flags...)...)
+	require.Equal(t, 0, code, "resume after the budget: %s", stderr)
+	want, err := os.ReadFile(clean)
+	require.NoError(t, err)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.True(t, string(want) == string(got), "resumed after the budget: got a file unlike the clean run's")
+	code, _, _ = runCLI(t, "", "rollout", "--episodes", eps, "--out", out, "--max-cost", "1")
+	assert.Equal(t, 2, code, "--max-cost without prices is a usage error")
+}
