@@ -24,10 +24,10 @@ type budget struct {
 	spent  float64
 }
 
-// withBudget returns ctx under a budget of max (no budget when max <= 0).
-func withBudget(ctx context.Context, max float64) (context.Context, *budget) {
+// withBudget returns ctx under a budget of limit (none when limit <= 0).
+func withBudget(ctx context.Context, limit float64) (context.Context, *budget) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	return ctx, &budget{max: max, cancel: cancel}
+	return ctx, &budget{max: limit, cancel: cancel}
 }
 
 // check cancels the run when b's backend has spent the budget; call it
@@ -61,11 +61,11 @@ func (e *budgetError) Error() string {
 }
 
 // checkMaxCost refuses a budget that could never be reached.
-func checkMaxCost(max float64, bc pipeline.BackendConfig) error {
-	if max < 0 {
-		return usagef("--max-cost %v: want >= 0", max)
+func checkMaxCost(limit float64, bc pipeline.BackendConfig) error {
+	if limit < 0 {
+		return usagef("--max-cost %v: want >= 0", limit)
 	}
-	if max > 0 && bc.PriceInput <= 0 && bc.PriceOutput <= 0 {
+	if limit > 0 && bc.PriceInput <= 0 && bc.PriceOutput <= 0 {
 		return usagef("--max-cost needs --price-in or --price-out: without prices nothing costs anything")
 	}
 	return nil
