@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/flexrec/flexrec/batch"
 	"github.com/flexrec/flexrec/llm"
@@ -21,6 +22,7 @@ var errBudget = errors.New("the --max-cost budget is spent")
 type budget struct {
 	max    float64
 	cancel context.CancelCauseFunc
+	mu     sync.Mutex
 	spent  float64
 }
 
@@ -30,15 +32,46 @@ func withBudget(ctx context.Context, limit float64) (context.Context, *budget) {
 	return ctx, &budget{max: limit, cancel: cancel}
 }
 
-// check cancels the run when b's backend has spent the budget; call it
-// from the progress callback.
-func (b *budget) check(o *pipeline.Opened) {
+// check cancels the run when o has spent the budget, and reports
+// whether it has.
+func (b *budget) check(o *pipeline.Opened) bool {
 	if b.max <= 0 || o == nil || o.Stack == nil {
-		return
+		return false
 	}
-	if b.spent = o.Stack.Progress().Cost; b.spent >= b.max {
+	spent := o.Stack.Progress().Cost
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.spent = max(b.spent, spent)
+	if b.spent >= b.max {
 		b.cancel(errBudget)
+		return true
 	}
+	return false
+}
+
+// wrap returns o's backend with a check before and after every request,
+// so the run stops within the requests in flight, not within a group.
+func (b *budget) wrap(o *pipeline.Opened) llm.Backend {
+	if b.max <= 0 {
+		return o
+	}
+	return budgetBackend{b: b, o: o}
+}
+
+// budgetBackend refuses requests once the budget is spent.
+type budgetBackend struct {
+	b *budget
+	o *pipeline.Opened
+}
+
+// Sample implements llm.Backend.
+func (bb budgetBackend) Sample(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	if bb.b.check(bb.o) {
+		return nil, context.Cause(ctx)
+	}
+	resp, err := bb.o.Sample(ctx, req)
+	bb.b.check(bb.o)
+	return resp, err
 }
 
 // result turns the cancellation at the budget into a *BudgetError; other
@@ -46,6 +79,8 @@ func (b *budget) check(o *pipeline.Opened) {
 func (b *budget) result(ctx context.Context, err error) error {
 	defer b.cancel(nil)
 	if err != nil && errors.Is(context.Cause(ctx), errBudget) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
 		return &budgetError{spent: b.spent, max: b.max}
 	}
 	return err

@@ -149,12 +149,12 @@ func runRollout(ctx context.Context, o *rolloutOptions, s io3) error {
 	if err != nil {
 		return err
 	}
-	runner, err := rollout.NewRunner(b, rollout.BackendInfo{Name: b.Kind, Model: b.Model}, o.cfg, pred)
+	ctx, bud := withBudget(ctx, o.maxCost)
+	runner, err := rollout.NewRunner(bud.wrap(b), rollout.BackendInfo{Name: b.Kind, Model: b.Model}, o.cfg, pred)
 	if err != nil {
 		return err
 	}
 	prog := newProgress(s.err, false, log)
-	ctx, bud := withBudget(ctx, o.maxCost)
 	st, err := rollout.Run(ctx, runner, eps, rollout.RunOptions{
 		Path: o.out, Concurrency: o.backend.cfg.Concurrency, Window: o.episodesIn, Fingerprint: fp,
 		FailFast: o.failFast, TruncateAtDamage: o.truncate, Logger: log,
