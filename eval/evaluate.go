@@ -121,6 +121,14 @@ type Report struct {
 	Seed int64 `json:"seed"`
 	// Rows are the results.
 	Rows []Row `json:"rows"`
+	// Meta describes the run; Evaluate leaves it zero for the caller.
+	Meta Meta `json:"meta,omitzero"`
+	// LLMs describes the LLM rankers (model, backend, statistics over all
+	// needs), in ranker order; empty without LLM rankers.
+	LLMs []LLMInfo `json:"llms,omitempty"`
+	// Identical lists the groups of rankers with the same ranking on every
+	// episode; empty when there are none.
+	Identical []Identical `json:"identical,omitempty"`
 }
 
 // Row returns the report's row of a ranker and need and whether it exists.
@@ -137,12 +145,15 @@ func (r *Report) Row(ranker, need string) (*Row, bool) {
 type outcome struct {
 	values  []float64 // one per measure
 	n       int       // candidates
+	ranking []int     // kept to find rankers that coincide
 	trace   Trace
 	latency time.Duration
 }
 
 // Evaluate ranks every labelled episode with every ranker and returns the
-// mean of every measure per ranker and need, with bootstrap intervals.
+// mean of every measure per ranker and need, with bootstrap intervals, the
+// LLM rankers' models and statistics (Report.LLMs), and the groups of
+// rankers whose rankings coincide on every episode (Report.Identical).
 // Rankings run on cfg.Workers goroutines under ctx; the first error (a
 // ranker's, a ranking that is not a permutation of the candidates, ctx's)
 // stops the work and is returned. An episode without labels or failing
@@ -226,7 +237,7 @@ func rankOne(ctx context.Context, rk Ranker, ep *prompt.Episode, j *judged, ms [
 	if !isPermutation(ranking, len(ep.Candidates), make([]bool, len(ep.Candidates))) {
 		return o, fmt.Errorf("eval: ranker %s: episode %q: ranking %v is not a permutation of %d candidates", rk.Name(), ep.ID, ranking, len(ep.Candidates))
 	}
-	o.n = len(ep.Candidates)
+	o.n, o.ranking = len(ep.Candidates), ranking
 	o.values = make([]float64, len(ms))
 	j.score(ms, ranking, o.values)
 	return o, nil
@@ -234,7 +245,8 @@ func rankOne(ctx context.Context, rk Ranker, ep *prompt.Episode, j *judged, ms [
 
 // summarise turns the outcomes into the report's rows.
 func summarise(rankers []Ranker, episodes []prompt.Episode, out [][]outcome, cfg Config) *Report {
-	rep := &Report{Resamples: cfg.Resamples, Confidence: cfg.Confidence, Seed: cfg.Seed}
+	rep := &Report{Resamples: cfg.Resamples, Confidence: cfg.Confidence, Seed: cfg.Seed,
+		LLMs: llmInfos(rankers, out), Identical: identicalGroups(rankers, out)}
 	for _, m := range cfg.Measures {
 		rep.Measures = append(rep.Measures, m.Name)
 	}

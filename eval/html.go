@@ -2,25 +2,33 @@ package eval
 
 import (
 	"fmt"
-	"html/template"
 	"io"
 	"math"
+	"slices"
+	"strconv"
 )
 
-// palette colours the rankers of a report, in order (cycled past eight).
-var palette = [...]string{"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"}
+// palette colours the rankers of a report, in order (cycled past twelve).
+var palette = [...]string{"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f", "#ff9da7", "#bab0ac", "#17becf", "#8c564b"}
 
-// Chart geometry, in SVG user units.
+// Chart geometry, in SVG user units; the page scales every chart to the
+// width of its grid cell.
 const (
-	chartW, chartH        = 760.0, 240.0
-	marginL, marginR      = 48.0, 12.0
-	marginTop, marginBott = 12.0, 28.0
+	chartW, chartH        = 360.0, 200.0
+	marginL, marginR      = 40.0, 8.0
+	marginTop, marginBott = 14.0, 8.0
+	maxBarLabels          = 10 // value labels above bars up to this many rankers
 )
+
+// mainMeasures are the summary table's columns, when the report has them.
+var mainMeasures = []string{"ndcg@5", "ndcg@10", "recall@5", "mrr@5", "hit@5"}
 
 // svgBar is one bar with its interval whisker.
 type svgBar struct {
 	X, Y, W, H    float64
 	Color, Title  string
+	Label         string  // the mean, printed above the bar; "" for none
+	LabelY        float64 // baseline of Label
 	CX, Low, High float64 // whisker x and the y of its ends
 	CapL, CapR    float64 // x range of the whisker caps
 	HasWhisker    bool
@@ -32,13 +40,7 @@ type svgTick struct {
 	Label string
 }
 
-// svgGroup labels the bars of one need.
-type svgGroup struct {
-	X     float64
-	Label string
-}
-
-// svgChart is one measure across rankers and needs.
+// svgChart is one measure across the rankers of one need.
 type svgChart struct {
 	Title         string
 	Width, Height float64
@@ -46,31 +48,77 @@ type svgChart struct {
 	Right         float64
 	Bars          []svgBar
 	Ticks         []svgTick
-	Groups        []svgGroup
+}
+
+// legendItem is a ranker's colour.
+type legendItem struct {
+	Color, Name string
+}
+
+// metaItem is one line of the page header.
+type metaItem struct {
+	Label, Value string
+}
+
+// summaryCell is one "mean (low–high)" of the summary table.
+type summaryCell struct {
+	Mean, Interval string
+	Best           bool
+}
+
+// summaryRow is one ranker of a need's summary table.
+type summaryRow struct {
+	Ranker, Color string
+	Bound         bool // the oracle: an upper bound, never "best"
+	Cells         []summaryCell
+}
+
+// needSection is one need: its summary table and its charts.
+type needSection struct {
+	Need     string
+	Episodes int
+	Columns  []string
+	Summary  []summaryRow
+	Charts   []svgChart
 }
 
 // htmlPage is the data of the report template.
 type htmlPage struct {
-	Report  *Report
-	Legend  []svgBar
-	Charts  []svgChart
-	Caption string
-	LLM     bool
+	Title    string
+	Meta     []metaItem
+	LLMs     []llmLine
+	Rollouts []metaItem
+	Notes    []string
+	Legend   []legendItem
+	Needs    []needSection
+	Report   *Report
+	Caption  string
+	LLM      bool
 }
 
-// WriteHTML writes the report as one self-contained HTML page: a bar chart
-// per measure (inline SVG, one group of bars per need, one bar per ranker,
-// whiskers at the interval bounds) and the table of WriteMarkdown. It
-// loads no script, style sheet or font, so it opens offline.
+// WriteHTML writes the report as one self-contained HTML page, in order: a
+// header (dataset, needs, episodes, date, flexrec version, the LLM rankers'
+// backends, models, invalid and repair rates, tokens and cost, the
+// rollouts' statistics, and why rows coincide), then per need a compact
+// summary table (rankers × the main measures with intervals, the best mean
+// per column in bold, the oracle aside) and a grid of bar charts, one per
+// measure (inline SVG, one bar per ranker, whiskers at the interval
+// bounds), and last the table of every number. The layout is fluid (CSS
+// grid; no fixed width wider than a phone's). It loads no script, style
+// sheet or font, so it opens offline.
 func WriteHTML(w io.Writer, rep *Report) error {
-	page := htmlPage{Report: rep, LLM: rep.hasLLM(),
-		Caption: fmt.Sprintf("Means over episodes with %g%% bootstrap intervals (%d resamples, seed %d).", rep.Confidence*100, rep.Resamples, rep.Seed)}
 	rankers, needs := axes(rep)
-	for k, name := range rankers {
-		page.Legend = append(page.Legend, svgBar{Color: palette[k%len(palette)], Title: name})
+	page := htmlPage{Report: rep, LLM: rep.hasLLM(), Title: pageTitle(rep.Meta),
+		Meta: headerItems(rep, needs), LLMs: llmLines(rep.LLMs), Rollouts: rolloutItems(rep.Meta.Rollouts),
+		Caption: caption(rep)}
+	for _, id := range rep.Identical {
+		page.Notes = append(page.Notes, id.Note())
 	}
-	for m, name := range rep.Measures {
-		page.Charts = append(page.Charts, buildChart(rep, m, name, rankers, needs))
+	for k, name := range rankers {
+		page.Legend = append(page.Legend, legendItem{Color: color(k), Name: name})
+	}
+	for _, need := range needs {
+		page.Needs = append(page.Needs, buildNeed(rep, need, rankers))
 	}
 	if err := reportTemplate.Execute(w, page); err != nil {
 		return fmt.Errorf("eval: write html: %w", err)
@@ -78,27 +126,114 @@ func WriteHTML(w io.Writer, rep *Report) error {
 	return nil
 }
 
+// color is the colour of the k-th ranker.
+func color(k int) string { return palette[k%len(palette)] }
+
+// caption describes the intervals.
+func caption(rep *Report) string {
+	return fmt.Sprintf("Means over episodes with %g%% bootstrap intervals (%d resamples, seed %d).", rep.Confidence*100, rep.Resamples, rep.Seed)
+}
+
+// pageTitle names the page after the dataset when the caller gave one.
+func pageTitle(m Meta) string {
+	if m.Dataset == "" {
+		return "flexrec report"
+	}
+	return "flexrec report: " + m.Dataset
+}
+
 // axes returns the rankers and needs of the report in order of appearance.
 func axes(rep *Report) ([]string, []string) {
 	var rankers, needs []string
-	seenR, seenN := map[string]bool{}, map[string]bool{}
 	for _, r := range rep.Rows {
-		if !seenR[r.Ranker] {
-			seenR[r.Ranker] = true
+		if !slices.Contains(rankers, r.Ranker) {
 			rankers = append(rankers, r.Ranker)
 		}
-		if !seenN[r.Need] {
-			seenN[r.Need] = true
+		if !slices.Contains(needs, r.Need) {
 			needs = append(needs, r.Need)
 		}
 	}
 	return rankers, needs
 }
 
-// buildChart lays out the bars of measure m.
-func buildChart(rep *Report, m int, name string, rankers, needs []string) svgChart {
+// buildNeed lays out one need's summary table and charts.
+func buildNeed(rep *Report, need string, rankers []string) needSection {
+	sec := needSection{Need: need}
+	var rows []*Row
+	var colors []string
+	for k, rk := range rankers {
+		if row, ok := rep.Row(rk, need); ok {
+			rows, colors = append(rows, row), append(colors, color(k))
+			sec.Episodes = max(sec.Episodes, row.Episodes)
+		}
+	}
+	cols := summaryColumns(rep.Measures)
+	for _, m := range cols {
+		sec.Columns = append(sec.Columns, rep.Measures[m])
+	}
+	sec.Summary = summaryRows(rows, colors, cols)
+	for m, name := range rep.Measures {
+		sec.Charts = append(sec.Charts, buildChart(rows, colors, m, name))
+	}
+	return sec
+}
+
+// summaryColumns returns the indices of the summary table's measures: the
+// main measures the report has, else its first five.
+func summaryColumns(measures []string) []int {
+	var cols []int
+	for _, name := range mainMeasures {
+		if m := slices.Index(measures, name); m >= 0 {
+			cols = append(cols, m)
+		}
+	}
+	if len(cols) == 0 {
+		for m := range min(5, len(measures)) {
+			cols = append(cols, m)
+		}
+	}
+	return cols
+}
+
+// summaryRows fills the summary table, marking per column the rows whose
+// printed mean is the highest among the rankers other than the oracle.
+func summaryRows(rows []*Row, colors []string, cols []int) []summaryRow {
+	out := make([]summaryRow, len(rows))
+	for i, row := range rows {
+		out[i] = summaryRow{Ranker: row.Ranker, Color: colors[i], Bound: row.Ranker == RankerOracle}
+		for _, m := range cols {
+			s := row.Metrics[m]
+			c := summaryCell{Mean: formatValue(s.Mean)}
+			if s.Low != s.High {
+				c.Interval = formatValue(s.Low) + "–" + formatValue(s.High)
+			}
+			out[i].Cells = append(out[i].Cells, c)
+		}
+	}
+	for c, m := range cols {
+		best := math.Inf(-1)
+		for i, row := range rows {
+			if !out[i].Bound {
+				best = max(best, shown(row.Metrics[m].Mean))
+			}
+		}
+		for i, row := range rows {
+			out[i].Cells[c].Best = !out[i].Bound && shown(row.Metrics[m].Mean) == best
+		}
+	}
+	return out
+}
+
+// shown is v as the page prints it, so that equal-looking means tie.
+func shown(v float64) float64 {
+	f, _ := strconv.ParseFloat(formatValue(v), 64) // formatValue prints a valid float
+	return f
+}
+
+// buildChart lays out the bars of measure m, one per row.
+func buildChart(rows []*Row, colors []string, m int, name string) svgChart {
 	top := 0.0
-	for _, r := range rep.Rows {
+	for _, r := range rows {
 		top = max(top, r.Metrics[m].High, r.Metrics[m].Mean)
 	}
 	top = niceCeil(top)
@@ -107,27 +242,21 @@ func buildChart(rep *Report, m int, name string, rankers, needs []string) svgCha
 	y := func(v float64) float64 { return c.Bottom - plotH*math.Max(v, 0)/top }
 	for t := 0; t <= 4; t++ {
 		v := top * float64(t) / 4
-		c.Ticks = append(c.Ticks, svgTick{Y: y(v), Label: formatValue(v)})
+		c.Ticks = append(c.Ticks, svgTick{Y: math.Round(y(v)*100) / 100, Label: formatValue(v)})
 	}
-	groupW := (c.Right - c.Left) / float64(len(needs))
-	barW := groupW * 0.8 / float64(len(rankers))
-	for g, need := range needs {
-		x0 := c.Left + float64(g)*groupW + groupW*0.1
-		c.Groups = append(c.Groups, svgGroup{X: x0 + groupW*0.4, Label: need})
-		for k, rk := range rankers {
-			row, ok := rep.Row(rk, need)
-			if !ok {
-				continue
-			}
-			s := row.Metrics[m]
-			b := svgBar{X: x0 + float64(k)*barW, W: barW * 0.9, Y: y(s.Mean), Color: palette[k%len(palette)],
-				Title: fmt.Sprintf("%s, %s: %s", rk, need, formatStat(s))}
-			b.H = c.Bottom - b.Y
-			b.CX = b.X + b.W/2
-			b.Low, b.High, b.HasWhisker = y(s.Low), y(s.High), s.Low != s.High
-			b.CapL, b.CapR = b.CX-b.W/4, b.CX+b.W/4
-			c.Bars = append(c.Bars, b.rounded())
+	slot := (c.Right - c.Left) / float64(max(len(rows), 1))
+	for k, row := range rows {
+		s := row.Metrics[m]
+		b := svgBar{X: c.Left + float64(k)*slot + slot*0.15, W: slot * 0.7, Y: y(s.Mean), Color: colors[k],
+			Title: fmt.Sprintf("%s, %s: %s", row.Ranker, row.Need, formatStat(s))}
+		b.H = c.Bottom - b.Y
+		b.CX = b.X + b.W/2
+		b.Low, b.High, b.HasWhisker = y(s.Low), y(s.High), s.Low != s.High
+		b.CapL, b.CapR = b.CX-b.W/4, b.CX+b.W/4
+		if len(rows) <= maxBarLabels {
+			b.Label, b.LabelY = formatValue(s.Mean), math.Max(math.Min(b.Y, b.High)-3, 10)
 		}
+		c.Bars = append(c.Bars, b.rounded())
 	}
 	return c
 }
@@ -135,7 +264,7 @@ func buildChart(rep *Report, m int, name string, rankers, needs []string) svgCha
 // rounded returns the bar with its coordinates rounded to 0.01 units, to
 // keep the page small.
 func (b svgBar) rounded() svgBar {
-	for _, v := range []*float64{&b.X, &b.Y, &b.W, &b.H, &b.CX, &b.Low, &b.High, &b.CapL, &b.CapR} {
+	for _, v := range []*float64{&b.X, &b.Y, &b.W, &b.H, &b.CX, &b.Low, &b.High, &b.CapL, &b.CapR, &b.LabelY} {
 		*v = math.Round(*v*100) / 100
 	}
 	return b
@@ -154,49 +283,3 @@ func niceCeil(v float64) float64 {
 	}
 	return 10 * p
 }
-
-var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"stat": formatStat, "value": formatValue, "llmcells": llmCells,
-	"ms": func(v float64) string { return fmt.Sprintf("%.3f", v) },
-}).Parse(reportHTML))
-
-const reportHTML = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>flexrec eval report</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; }
-figure { margin: 0 0 24px; }
-figcaption { font-weight: 600; margin-bottom: 4px; }
-svg text { font: 11px system-ui, sans-serif; fill: #333; }
-.grid { stroke: #ddd; }
-.axis { stroke: #888; }
-.whisker { stroke: #222; stroke-width: 1.2; }
-.legend span { margin-right: 16px; white-space: nowrap; }
-table { border-collapse: collapse; margin-top: 16px; }
-th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; white-space: nowrap; }
-th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left; }
-</style>
-</head>
-<body>
-<h1>flexrec eval report</h1>
-<p>{{.Caption}}</p>
-<p class="legend">{{range .Legend}}<span><svg width="12" height="12"><rect width="12" height="12" fill="{{.Color}}"/></svg> {{.Title}}</span>{{end}}</p>
-{{range .Charts}}<figure>
-<figcaption>{{.Title}}</figcaption>
-<svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" viewBox="0 0 {{.Width}} {{.Height}}" role="img" aria-label="{{.Title}}">
-{{$c := .}}{{range .Ticks}}<line class="grid" x1="{{$c.Left}}" x2="{{$c.Right}}" y1="{{.Y}}" y2="{{.Y}}"/><text x="{{$c.Left}}" dx="-4" y="{{.Y}}" dy="4" text-anchor="end">{{.Label}}</text>
-{{end}}<line class="axis" x1="{{.Left}}" x2="{{.Right}}" y1="{{.Bottom}}" y2="{{.Bottom}}"/>
-{{range .Bars}}<rect x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}" fill="{{.Color}}"><title>{{.Title}}</title></rect>
-{{if .HasWhisker}}<line class="whisker" x1="{{.CX}}" x2="{{.CX}}" y1="{{.Low}}" y2="{{.High}}"/><line class="whisker" x1="{{.CapL}}" x2="{{.CapR}}" y1="{{.Low}}" y2="{{.Low}}"/><line class="whisker" x1="{{.CapL}}" x2="{{.CapR}}" y1="{{.High}}" y2="{{.High}}"/>{{end}}
-{{end}}{{range .Groups}}<text x="{{.X}}" y="{{$c.Bottom}}" dy="18" text-anchor="middle">{{.Label}}</text>
-{{end}}</svg>
-</figure>
-{{end}}<table>
-<tr><th>ranker</th><th>need</th><th>n</th>{{range .Report.Measures}}<th>{{.}}</th>{{end}}<th>ms/rank</th>{{if .LLM}}<th>invalid</th><th>repaired</th><th>tokens in/out</th>{{end}}</tr>
-{{$llm := .LLM}}{{range .Report.Rows}}<tr><td>{{.Ranker}}</td><td>{{.Need}}</td><td>{{.Episodes}}</td>{{range .Metrics}}<td>{{stat .}}</td>{{end}}<td>{{ms .LatencyMS}}</td>{{if $llm}}{{range llmcells .LLM}}<td>{{.}}</td>{{end}}{{end}}</tr>
-{{end}}</table>
-</body>
-</html>
-`

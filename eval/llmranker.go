@@ -22,8 +22,32 @@ type LLMConfig struct {
 	Temperature *float64
 	// MaxTokens caps the completion; 0 leaves the server's default.
 	MaxTokens int
-	// Name is the ranker's name in reports; "" means "llm".
+	// Name is the ranker's name in reports; "" means LLMPrefix + Model,
+	// e.g. "llm:gpt-4o-mini".
 	Name string
+	// BackendKind names the backend in reports: "openai", "ollama" or
+	// "builtin" (the Plackett–Luce policy over BPR scores); "" means
+	// unknown. It changes no ranking.
+	BackendKind string
+}
+
+// LLMPrefix starts the report name of an LLM ranker: LLMPrefix + model.
+const LLMPrefix = RankerLLM + ":"
+
+// name returns the ranker's report name (see Name).
+func (c *LLMConfig) name() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return LLMPrefix + c.Model
+}
+
+// temperature returns the sampling temperature, 0 when unset.
+func (c *LLMConfig) temperature() float64 {
+	if c.Temperature == nil {
+		return 0
+	}
+	return *c.Temperature
 }
 
 // llmRanker ranks by asking a language model (see NewLLM).
@@ -34,7 +58,7 @@ type llmRanker struct {
 	seed  int64
 }
 
-// NewLLM returns the LLM ranker: for each episode it renders the prompt
+// NewLLM returns the LLM ranker, named cfg.Name (default "llm:" + model): for each episode it renders the prompt
 // (prompt.Render with opts and a seed derived from seed and the episode id,
 // the same as the prompt-order ranker's), asks cfg.Backend for one sample,
 // reads the answer with rank.ParseSample, completes a partial answer with
@@ -51,9 +75,7 @@ func NewLLM(cfg LLMConfig, opts prompt.Options, needs []prompt.Need, seed int64)
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("eval: llm ranker: %w", err)
 	}
-	if cfg.Name == "" {
-		cfg.Name = RankerLLM
-	}
+	cfg.Name = cfg.name()
 	return &llmRanker{cfg: cfg, opts: opts, needs: newNeedResolver(needs), seed: seed}, nil
 }
 
@@ -103,9 +125,29 @@ func (r *llmRanker) RankTrace(ctx context.Context, ep *prompt.Episode) ([]int, T
 
 // request is the template of the ranker's requests (see rollout.Draw).
 func (r *llmRanker) request() llm.Request {
-	temp := 0.0
-	if r.cfg.Temperature != nil {
-		temp = *r.cfg.Temperature
-	}
+	temp := r.cfg.temperature()
 	return llm.Request{Model: r.cfg.Model, Temperature: &temp, MaxTokens: r.cfg.MaxTokens}
+}
+
+// info describes the ranker for the report header.
+func (r *llmRanker) info() LLMInfo {
+	return LLMInfo{Ranker: r.cfg.Name, Backend: r.cfg.BackendKind, Model: r.cfg.Model,
+		Temperature: r.cfg.temperature(), MaxTokens: r.cfg.MaxTokens}
+}
+
+// about says what the ranker ranks by, for the report's notes.
+func (r *llmRanker) about() string {
+	if r.cfg.BackendKind == "builtin" && r.cfg.temperature() == 0 {
+		return "the greedy answer (temperature 0) of the builtin Plackett–Luce policy, which is the order of its " +
+			"BPR matrix-factorisation scores trained on the training interactions"
+	}
+	return fmt.Sprintf("the answers of model %s on the %s backend at temperature %g", r.cfg.Model, orUnknown(r.cfg.BackendKind), r.cfg.temperature())
+}
+
+// orUnknown returns s, or "unknown" when s is empty.
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }

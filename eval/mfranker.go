@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/flexrec/flexrec/eval/dataset"
 	"github.com/flexrec/flexrec/mf"
@@ -39,7 +40,8 @@ func TrainMF(ctx context.Context, train []dataset.Interaction, cfg mf.Config) (*
 
 // newMFRanker wraps a trained model.
 func newMFRanker(model *mf.Model, seed int64) *scorer {
-	return &scorer{name: "mf", seed: seed, score: func(_ context.Context, ep *prompt.Episode, dst []float64) error {
+	about := fmt.Sprintf("the order of %s matrix-factorisation scores trained on the training interactions", strings.ToUpper(model.Algo()))
+	return &scorer{name: "mf", seed: seed, about: about, score: func(_ context.Context, ep *prompt.Episode, dst []float64) error {
 		for i, c := range ep.Candidates {
 			dst[i] = model.Score(ep.UserID, c.ItemID)
 		}

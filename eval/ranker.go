@@ -77,6 +77,9 @@ type scorer struct {
 	name  string
 	seed  int64
 	score scoreFunc
+	// about says what the scores are, for the report's notes; "" when the
+	// name says it.
+	about string
 }
 
 // Name implements Ranker.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flexrec/flexrec/eval/dataset"
+	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/mf"
 	"github.com/flexrec/flexrec/prompt"
 )
@@ -332,4 +333,68 @@ func TestTrainFromHistories(t *testing.T) {
 	got := TrainFromHistories([]prompt.Episode{*a, *b})
 	assert.Len(t, got, 10, "two episodes of one user with the same 10-item history")
 	assert.Equal(t, dataset.Interaction{User: "1", Item: "h0", Value: 4}, got[0])
+}
+
+// TestNewRankersLLMs builds LLM rankers by their report names.
+func TestNewRankersLLMs(t *testing.T) {
+	var req *llm.Request
+	cfg := DefaultRankerConfig()
+	cfg.LLMs = []LLMConfig{{Backend: cannedBackend("[1]", &req), Model: "gpt-4o-mini", BackendKind: "openai"}}
+	rs, err := NewRankers(context.Background(), []string{"llm"}, cfg)
+	require.NoError(t, err, "NewRankers(llm) with one LLM")
+	assert.Equal(t, "llm:gpt-4o-mini", rs[0].Name(), "the llm row is named by its model")
+
+	cfg.LLMs = append(cfg.LLMs, LLMConfig{Backend: cannedBackend("[2]", &req), Model: "qwen", Name: "policy"})
+	rs, err = NewRankers(context.Background(), []string{"policy", "llm:gpt-4o-mini"}, cfg)
+	require.NoError(t, err, "NewRankers by report names")
+	assert.Equal(t, []string{"policy", "llm:gpt-4o-mini"}, []string{rs[0].Name(), rs[1].Name()})
+	for _, tt := range []struct {
+		names []string
+		err   string
+	}{
+		{[]string{"llm"}, "2 LLM rankers configured"},
+		{[]string{"llm:nope"}, "no LLM ranker of that name"},
+		{[]string{"policy", "policy"}, "named twice"},
+	} {
+		_, err := NewRankers(context.Background(), tt.names, cfg)
+		assert.ErrorContains(t, err, tt.err, "NewRankers(%v)", tt.names)
+		assert.ErrorIs(t, err, ErrRankerName, "NewRankers(%v)", tt.names)
+	}
+}
+
+// orderRanker ranks every episode in candidate order, or reversed.
+type orderRanker struct {
+	name     string
+	reversed bool
+}
+
+func (f orderRanker) Name() string { return f.name }
+
+func (f orderRanker) Rank(_ context.Context, ep *prompt.Episode) ([]int, error) {
+	out := make([]int, len(ep.Candidates))
+	for i := range out {
+		out[i] = i
+		if f.reversed {
+			out[i] = len(out) - 1 - i
+		}
+	}
+	return out, nil
+}
+
+// TestEvaluateIdentical groups rankers whose rankings coincide and says why.
+func TestEvaluateIdentical(t *testing.T) {
+	eps := []prompt.Episode{*syntheticEpisode(6, 1), *syntheticEpisode(6, 2)}
+	rankers := []Ranker{orderRanker{name: "a"}, orderRanker{name: "b", reversed: true}, orderRanker{name: "c"}, orderRanker{name: "d", reversed: true}, orderRanker{name: "e"}}
+	rep, err := Evaluate(context.Background(), rankers, eps, DefaultConfig())
+	require.NoError(t, err)
+	require.Len(t, rep.Identical, 2, "Evaluate: groups {a, c, e} and {b, d}")
+	assert.Equal(t, []string{"a", "c", "e"}, rep.Identical[0].Rankers)
+	assert.Equal(t, []string{"b", "d"}, rep.Identical[1].Rankers)
+	assert.Equal(t, 2, rep.Identical[0].Episodes)
+	assert.Equal(t, "a, c and e: identical rankings on all 2 episodes: they rank by the same order of the candidates (the same scores, or scores in the same order).",
+		rep.Identical[0].Note())
+
+	rep, err = Evaluate(context.Background(), []Ranker{NewRandom(1), NewPopularity(1)}, eps, DefaultConfig())
+	require.NoError(t, err)
+	assert.Empty(t, rep.Identical, "Evaluate: random and popularity differ")
 }

@@ -59,8 +59,10 @@ type RankerConfig struct {
 	// Needs lists custom needs the episodes may name, besides the built-in
 	// ones.
 	Needs []prompt.Need
-	// LLM configures the llm ranker; nil makes the name "llm" an error.
-	LLM *LLMConfig
+	// LLMs configure the LLM rankers, each named by its report name
+	// (LLMConfig.Name, default "llm:" + model); the name "llm" means the
+	// only one. Empty makes every LLM ranker name an error.
+	LLMs []LLMConfig
 }
 
 // DefaultRankerConfig returns the defaults documented on RankerConfig,
@@ -70,28 +72,52 @@ func DefaultRankerConfig() RankerConfig {
 }
 
 // NewRankers builds the named rankers, in order: random, prompt-order,
-// popularity, recent-popularity, item-knn, user-knn, mf, llm, oracle, and
-// any scoring ranker's name with the suffix "+need". It trains what needs
-// training (mf) under ctx, once even when named twice. An unknown or
-// repeated name (ErrRankerName, wrapped), a ranker that needs training data when cfg.Train is
-// empty, or "llm" without cfg.LLM is an error.
+// popularity, recent-popularity, item-knn, user-knn, mf, oracle, any
+// scoring ranker's name with the suffix "+need", and the LLM rankers of
+// cfg.LLMs by their report names ("llm:" + model unless named otherwise;
+// "llm" alone for the only one). It trains what needs training (mf) under
+// ctx, once even when named twice. An unknown name, two names for one
+// ranker (ErrRankerName, wrapped), a ranker that needs training data when
+// cfg.Train is empty, or an LLM name cfg.LLMs does not configure is an
+// error.
 func NewRankers(ctx context.Context, names []string, cfg RankerConfig) ([]Ranker, error) {
 	b := &builder{cfg: cfg, needs: newNeedResolver(cfg.Needs)}
 	seen := map[string]bool{}
 	var out []Ranker
 	for _, name := range names {
 		name = strings.TrimSpace(name)
-		if seen[name] {
-			return nil, fmt.Errorf("eval: ranker %q named twice: %w", name, ErrRankerName)
-		}
-		seen[name] = true
 		r, err := b.build(ctx, name)
 		if err != nil {
 			return nil, err
 		}
+		if seen[r.Name()] {
+			return nil, fmt.Errorf("eval: ranker %q named twice: %w", r.Name(), ErrRankerName)
+		}
+		seen[r.Name()] = true
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// llm builds the LLM ranker of cfg.LLMs with the given report name, or the
+// only one for "llm".
+func (b *builder) llm(name string) (Ranker, error) {
+	llms := b.cfg.LLMs
+	if name == RankerLLM {
+		if len(llms) == 0 {
+			return nil, fmt.Errorf("eval: ranker llm needs a backend and a model")
+		}
+		if len(llms) != 1 {
+			return nil, fmt.Errorf("eval: ranker llm: %d LLM rankers configured, want one (name them llm:MODEL): %w", len(llms), ErrRankerName)
+		}
+		return NewLLM(llms[0], b.cfg.Prompt, b.cfg.Needs, b.cfg.Seed)
+	}
+	for i := range llms {
+		if llms[i].name() == name {
+			return NewLLM(llms[i], b.cfg.Prompt, b.cfg.Needs, b.cfg.Seed)
+		}
+	}
+	return nil, fmt.Errorf("eval: ranker %q: no LLM ranker of that name is configured (give it a backend and a model): %w", name, ErrRankerName)
 }
 
 // builder builds rankers, sharing the training index and the MF model.
@@ -130,14 +156,22 @@ func (b *builder) build(ctx context.Context, name string) (Ranker, error) {
 		return b.knn(name)
 	case RankerMF:
 		return b.matrixFactorisation(ctx)
-	case RankerLLM:
-		if b.cfg.LLM == nil {
-			return nil, fmt.Errorf("eval: ranker llm needs a backend and a model")
-		}
-		return NewLLM(*b.cfg.LLM, b.cfg.Prompt, b.cfg.Needs, b.cfg.Seed)
 	}
-	return nil, fmt.Errorf("eval: unknown ranker %q (known: %s, %s, %s, and NAME%s): %w", name,
-		strings.Join(Baselines, ", "), RankerLLM, RankerOracle, NeedSuffix, ErrRankerName)
+	if name == RankerLLM || strings.HasPrefix(name, LLMPrefix) || b.isLLMName(name) {
+		return b.llm(name)
+	}
+	return nil, fmt.Errorf("eval: unknown ranker %q (known: %s, %s, %sMODEL, %s, and NAME%s): %w", name,
+		strings.Join(Baselines, ", "), RankerLLM, LLMPrefix, RankerOracle, NeedSuffix, ErrRankerName)
+}
+
+// isLLMName reports whether an LLM ranker of cfg.LLMs has this name.
+func (b *builder) isLLMName(name string) bool {
+	for i := range b.cfg.LLMs {
+		if b.cfg.LLMs[i].name() == name {
+			return true
+		}
+	}
+	return false
 }
 
 // knn builds item-knn or user-knn on the shared training index.

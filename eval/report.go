@@ -32,6 +32,17 @@ func (r *Report) hasLLM() bool {
 	return false
 }
 
+// llmInfo returns the LLMInfo of the named ranker; zero for a ranker that
+// is not an LLM ranker.
+func (r *Report) llmInfo(ranker string) LLMInfo {
+	for _, in := range r.LLMs {
+		if in.Ranker == ranker {
+			return in
+		}
+	}
+	return LLMInfo{}
+}
+
 // formatValue prints a metric value: three decimals below 10, one above.
 func formatValue(v float64) string {
 	if math.Abs(v) >= 10 {
@@ -53,7 +64,8 @@ func formatStat(s Stat) string {
 // and need with every measure as "mean (low–high)", the mean latency per
 // ranking in milliseconds, and, when an LLM ranker took part, its invalid
 // and repair rates and mean tokens per episode. A caption line gives the
-// interval's coverage and resamples.
+// interval's coverage and resamples, and a line per pair of rankers whose
+// rankings coincide on every episode says so and why.
 func WriteMarkdown(w io.Writer, rep *Report) error {
 	llm := rep.hasLLM()
 	head := append([]string{"ranker", "need", "n"}, rep.Measures...)
@@ -74,7 +86,10 @@ func WriteMarkdown(w io.Writer, rep *Report) error {
 		}
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(cells, " | "))
 	}
-	fmt.Fprintf(&b, "\nMeans over episodes with %g%% bootstrap intervals (%d resamples, seed %d).\n", rep.Confidence*100, rep.Resamples, rep.Seed)
+	fmt.Fprintf(&b, "\n%s\n", caption(rep))
+	for _, id := range rep.Identical {
+		fmt.Fprintf(&b, "\n%s\n", mdEscape(id.Note()))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -97,10 +112,11 @@ func llmCells(s *LLMStats) []string {
 }
 
 // WriteJSON writes the report as one indented JSON object: the fields of
-// Report (measures, resamples, confidence, seed, rows), each row with
-// ranker, need, episodes, metrics (name, mean, ci_low, ci_high),
-// latency_ms and, for LLM rankers, llm (invalid_rate, repair_rate,
-// repaired_items, latency_ms, prompt_tokens, completion_tokens).
+// Report (measures, resamples, confidence, seed, rows, and when set meta,
+// llms and identical), each row with ranker, need, episodes, metrics
+// (name, mean, ci_low, ci_high), latency_ms and, for LLM rankers, llm
+// (invalid_rate, repair_rate, repaired_items, latency_ms, prompt_tokens,
+// completion_tokens).
 func WriteJSON(w io.Writer, rep *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -114,14 +130,15 @@ func WriteJSON(w io.Writer, rep *Report) error {
 // and need: ranker, need, episodes, then for every measure M the columns
 // M, M_low and M_high, then latency_ms, and the LLM columns invalid_rate,
 // repair_rate, repaired_items, llm_latency_ms, prompt_tokens and
-// completion_tokens (empty for rankers without traces).
+// completion_tokens (empty for rankers without traces), and last backend
+// and model (empty but for LLM rankers).
 func WriteCSV(w io.Writer, rep *Report) error {
 	cw := csv.NewWriter(w)
 	head := []string{"ranker", "need", "episodes"}
 	for _, m := range rep.Measures {
 		head = append(head, m, m+"_low", m+"_high")
 	}
-	head = append(head, "latency_ms", "invalid_rate", "repair_rate", "repaired_items", "llm_latency_ms", "prompt_tokens", "completion_tokens")
+	head = append(head, "latency_ms", "invalid_rate", "repair_rate", "repaired_items", "llm_latency_ms", "prompt_tokens", "completion_tokens", "backend", "model")
 	if err := cw.Write(head); err != nil {
 		return fmt.Errorf("eval: write csv: %w", err)
 	}
@@ -137,6 +154,7 @@ func WriteCSV(w io.Writer, rep *Report) error {
 		} else {
 			line = append(line, "", "", "", "", "", "")
 		}
+		line = append(line, rep.llmInfo(row.Ranker).Backend, rep.llmInfo(row.Ranker).Model)
 		if err := cw.Write(line); err != nil {
 			return fmt.Errorf("eval: write csv: %w", err)
 		}

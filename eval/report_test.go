@@ -39,6 +39,22 @@ func sampleReport() *Report {
 	}
 }
 
+// sampleReportMeta is sampleReport with what a caller and Evaluate add:
+// the run's metadata, the LLM ranker's model and a coincidence.
+func sampleReportMeta() *Report {
+	rep := sampleReport()
+	repair, cost := 0.0625, 0.25
+	rep.Meta = Meta{Command: "flexrec run", Dataset: "ml-latest-small", Needs: []string{"interest", "explore"},
+		Date: "2026-12-03T22:00:00Z", Version: "v0.1.0+0123456789ab",
+		Rollouts: &RolloutMeta{Backend: "openai", Model: "gpt-4o-mini", Episodes: 488, Rollouts: 3904, InvalidRate: 0.125,
+			RepairRate: &repair, PromptTokens: 5_935_000, CompletionTokens: 377_000, Cost: &cost}}
+	rep.LLMs = []LLMInfo{{Ranker: "<llm>", Backend: "openai", Model: "gpt-4o-mini", Episodes: 910, InvalidRate: 0.17,
+		RepairRate: 0.08, PromptTokens: 1_377_000, CompletionTokens: 86_000}}
+	rep.SetCost("<llm>", 0.0123)
+	rep.Identical = []Identical{{Rankers: []string{"popularity", "<llm>"}, Episodes: 910, Why: "they rank by the same scores"}}
+	return rep
+}
+
 // golden compares got with testdata/name, rewriting it under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
@@ -53,7 +69,7 @@ func golden(t *testing.T, name string, got []byte) {
 
 func TestWriteMarkdownGolden(t *testing.T) {
 	var b bytes.Buffer
-	require.NoError(t, WriteMarkdown(&b, sampleReport()))
+	require.NoError(t, WriteMarkdown(&b, sampleReportMeta()))
 	golden(t, "report.md", b.Bytes())
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	require.GreaterOrEqual(t, len(lines), 6)
@@ -61,16 +77,18 @@ func TestWriteMarkdownGolden(t *testing.T) {
 		assert.Equal(t, 10, strings.Count(l, "|"), "every table line has 9 columns: %q", l)
 	}
 	assert.Contains(t, b.String(), "| popularity | interest | 610 | 0.412 (0.390–0.430) | 123.5 (120.0–127.5) |")
+	assert.Contains(t, b.String(), "popularity and <llm>: identical rankings on all 910 episodes: they rank by the same scores.")
 }
 
 func TestWriteCSVGolden(t *testing.T) {
 	var b bytes.Buffer
-	require.NoError(t, WriteCSV(&b, sampleReport()))
+	require.NoError(t, WriteCSV(&b, sampleReportMeta()))
 	golden(t, "report.csv", b.Bytes())
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	require.Len(t, lines, 5, "header and one line per row")
-	assert.Equal(t, "ranker,need,episodes,ndcg@5,ndcg@5_low,ndcg@5_high,pop@5,pop@5_low,pop@5_high,latency_ms,invalid_rate,repair_rate,repaired_items,llm_latency_ms,prompt_tokens,completion_tokens", lines[0])
-	assert.Equal(t, "popularity,interest,610,0.41234,0.39,0.43,123.456,120,127.5,0.012,,,,,,", lines[1])
+	assert.Equal(t, "ranker,need,episodes,ndcg@5,ndcg@5_low,ndcg@5_high,pop@5,pop@5_low,pop@5_high,latency_ms,invalid_rate,repair_rate,repaired_items,llm_latency_ms,prompt_tokens,completion_tokens,backend,model", lines[0])
+	assert.Equal(t, "popularity,interest,610,0.41234,0.39,0.43,123.456,120,127.5,0.012,,,,,,,,", lines[1])
+	assert.True(t, strings.HasSuffix(lines[2], ",openai,gpt-4o-mini"), "the LLM row names its backend and model: %s", lines[2])
 }
 
 // TestWriteJSONFields pins the JSON field names, which are a contract.
@@ -95,6 +113,29 @@ func TestWriteJSONFields(t *testing.T) {
 		LLM:     map[string]float64{"invalid_rate": 0.25, "repair_rate": 0.125, "repaired_items": 0.02, "latency_ms": 810, "prompt_tokens": 1520.4, "completion_tokens": 96.6}},
 		doc.Rows[1])
 	assert.Nil(t, doc.Rows[0].LLM, "no llm object for a baseline")
+	assert.NotContains(t, b.String(), `"meta"`, "no meta object when the caller gave none")
+}
+
+// TestWriteJSONMeta pins the names of the header's JSON fields.
+func TestWriteJSONMeta(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, WriteJSON(&b, sampleReportMeta()))
+	var doc struct {
+		Meta      map[string]any   `json:"meta"`
+		LLMs      []map[string]any `json:"llms"`
+		Identical []map[string]any `json:"identical"`
+	}
+	require.NoError(t, json.Unmarshal(b.Bytes(), &doc))
+	assert.Equal(t, "ml-latest-small", doc.Meta["dataset"])
+	assert.Equal(t, "v0.1.0+0123456789ab", doc.Meta["flexrec_version"])
+	assert.Equal(t, map[string]any{"backend": "openai", "model": "gpt-4o-mini", "episodes": 488.0, "rollouts": 3904.0,
+		"invalid_rate": 0.125, "repair_rate": 0.0625, "prompt_tokens": 5_935_000.0, "completion_tokens": 377_000.0, "cost": 0.25},
+		doc.Meta["rollouts"])
+	require.Len(t, doc.LLMs, 1)
+	assert.Equal(t, map[string]any{"ranker": "<llm>", "backend": "openai", "model": "gpt-4o-mini", "temperature": 0.0,
+		"episodes": 910.0, "invalid_rate": 0.17, "repair_rate": 0.08, "prompt_tokens": 1_377_000.0, "completion_tokens": 86_000.0, "cost": 0.0123},
+		doc.LLMs[0])
+	assert.Equal(t, []map[string]any{{"rankers": []any{"popularity", "<llm>"}, "episodes": 910.0, "why": "they rank by the same scores"}}, doc.Identical)
 }
 
 type jsonStat struct {
@@ -115,10 +156,10 @@ type jsonRow struct {
 
 func TestWriteHTML(t *testing.T) {
 	var b bytes.Buffer
-	require.NoError(t, WriteHTML(&b, sampleReport()))
+	require.NoError(t, WriteHTML(&b, sampleReportMeta()))
 	page := b.String()
-	assert.Equal(t, 2, strings.Count(page, "<figure>"), "one chart per measure")
-	assert.Equal(t, 8, strings.Count(page, "<rect x="), "one bar per ranker and need in each chart")
+	assert.Equal(t, 4, strings.Count(page, "<figure>"), "one chart per measure and need")
+	assert.Equal(t, 8, strings.Count(page, "<rect x="), "one bar per ranker in each chart")
 	// pop@5 of <llm> on interest has a zero-width interval: 7 whiskers of 3 lines.
 	assert.Equal(t, 7*3, strings.Count(page, `class="whisker"`), "whiskers for the non-degenerate intervals")
 	assert.NotContains(t, page, "<llm>", "ranker names are escaped")
@@ -135,6 +176,18 @@ func TestWriteHTML(t *testing.T) {
 			}
 			require.NoError(t, err, "chart SVG is well-formed XML")
 		}
+	}
+	for _, want := range []string{"<dt>dataset</dt><dd>ml-latest-small</dd>", "<dt>date</dt><dd>2026-12-03T22:00:00Z</dd>",
+		"<dt>flexrec</dt><dd>v0.1.0&#43;0123456789ab</dd>", "<dt>episodes</dt><dd>910 (interest 610, explore 300)</dd>",
+		"<td class=\"name\">gpt-4o-mini</td>", "<td>17.0%</td><td>8.0%</td><td>1,377,000 / 86,000</td><td>0.0123</td>",
+		"<dt>invalid</dt><dd>12.5%</dd>", "<dt>repaired</dt><dd>6.2%</dd>", "<dt>cost</dt><dd>0.2500</dd>",
+		"popularity and &lt;llm&gt;: identical rankings on all 910 episodes: they rank by the same scores.",
+		`<td class="best">0.500<span class="ci">(0.450–0.550)</span></td>`} {
+		assert.Contains(t, page, want, "WriteHTML page")
+	}
+	order := []string{"<header>", "<h2>Summary</h2>", "<h2>Charts</h2>", "<h2>All numbers</h2>"}
+	for i := 1; i < len(order); i++ {
+		assert.Less(t, strings.Index(page, order[i-1]), strings.Index(page, order[i]), "%s comes before %s", order[i-1], order[i])
 	}
 	urls := regexp.MustCompile(`https?://[^"]*`).FindAllString(page, -1)
 	for _, u := range urls {

@@ -123,7 +123,8 @@ type RolloutConfig struct {
 // EvalConfig configures the evaluation report.
 type EvalConfig struct {
 	// Rankers are the baselines next to the policy ("policy", the backend
-	// at temperature 0). Default random, popularity, mf, policy.
+	// at temperature 0, in the report row llm:<model>). Default random,
+	// popularity, mf, policy.
 	Rankers []string `yaml:"rankers" json:"rankers"`
 	// HoldOut is the fraction of users (seeded by episodes.seed) whose
 	// episodes are kept out of the rollouts, the critic and the exports and
@@ -135,7 +136,15 @@ type EvalConfig struct {
 	Resamples int `yaml:"resamples" json:"resamples"`
 	// Skip turns the evaluation off.
 	Skip bool `yaml:"skip" json:"skip"`
+	// LLMs are more LLM rankers for the report, beside the policy; each
+	// is scored at temperature 0 in the row llm:<model>. Default none.
+	LLMs []ReportLLM `yaml:"llms" json:"llms,omitempty"`
 }
+
+// ReportLLM is one LLM ranker of eval.llms, configured with the keys of
+// backend (kind, model, base_url, api_key_file, prices, limits, cache);
+// keys left out take DefaultJob's backend values, not the job's.
+type ReportLLM BackendConfig
 
 // DefaultJob returns the embedded default: ml-latest-small, interest, the
 // builtin policy, G = 8, native and trl-preference exports.
@@ -197,6 +206,10 @@ func (j *Job) Validate() error {
 		return fmt.Errorf("rollout.temperature: %v, want >= 0", *j.Rollout.Temperature)
 	case j.Eval.HoldOut < 0 || j.Eval.HoldOut >= 1:
 		return fmt.Errorf("eval.holdout: %v, want in [0, 1)", j.Eval.HoldOut)
+	case slices.ContainsFunc(j.Eval.LLMs, func(l ReportLLM) bool { return !slices.Contains([]string{"builtin", "ollama", "openai"}, l.Kind) }):
+		return fmt.Errorf("eval.llms: a kind is missing or not builtin, ollama or openai")
+	case slices.ContainsFunc(j.Eval.LLMs, func(l ReportLLM) bool { return l.Kind != "builtin" && l.Model == "" }):
+		return fmt.Errorf("eval.llms: model is required for ollama and openai")
 	case !slices.Contains([]string{"ensemble", "user-knn", "item-knn"}, j.Critic):
 		return fmt.Errorf("critic: %q, want ensemble, user-knn or item-knn", j.Critic)
 	}

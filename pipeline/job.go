@@ -164,7 +164,7 @@ func Run(ctx context.Context, job Job, dir string, opts Options) (sum *Summary, 
 		return sum, err
 	}
 	if !job.Eval.Skip {
-		if sum.Report, err = report(ctx, job, dir, st, backend, log); err != nil {
+		if sum.Report, err = report(ctx, job, dir, st, backend, sum, log); err != nil {
 			return sum, err
 		}
 	}

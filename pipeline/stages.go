@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/flexrec/flexrec/eval"
+	"github.com/flexrec/flexrec/export"
 	"github.com/flexrec/flexrec/prompt"
 	"github.com/flexrec/flexrec/rank"
 	"github.com/flexrec/flexrec/rl"
@@ -87,23 +90,33 @@ func rollouts(ctx context.Context, job Job, dir string, st *state, b *Opened, op
 	})
 }
 
-// report evaluates the baselines and the policy (the backend, greedy) on
-// the episodes' dense truth into dir/report.
-func report(ctx context.Context, job Job, dir string, st *state, b *Opened, log *slog.Logger) (string, error) {
+// report evaluates the baselines, the policy (the backend, greedy, in the
+// row llm:<model>; "policy" names it in eval.rankers) and the LLM rankers
+// of eval.llms on the episodes' dense truth into dir/report, with a header
+// from the job and its summary.
+func report(ctx context.Context, job Job, dir string, st *state, b *Opened, sum *Summary, log *slog.Logger) (string, error) {
 	rc := eval.DefaultRankerConfig()
 	rc.Train, rc.Needs, rc.Seed = st.suite.Train, st.needs, job.Rollout.Seed
-	names := make([]string, 0, len(job.Eval.Rankers))
-	for _, n := range job.Eval.Rankers {
-		if n == "policy" {
-			zero := 0.0
-			rc.LLM = &eval.LLMConfig{Backend: b, Model: b.Model, Temperature: &zero, MaxTokens: job.Rollout.MaxTokens, Name: "policy"}
-			n = eval.RankerLLM
+	zero := 0.0
+	policy := eval.LLMConfig{Backend: b, Model: b.Model, BackendKind: b.Kind, Temperature: &zero, MaxTokens: job.Rollout.MaxTokens}
+	rc.LLMs = []eval.LLMConfig{policy}
+	opened, configs := []*Opened{b}, []BackendConfig{job.Backend}
+	for i, l := range job.Eval.LLMs {
+		bc := BackendConfig(l)
+		o, err := openReportLLM(ctx, job, dir, st, bc, log)
+		if err != nil {
+			return "", fmt.Errorf("pipeline: eval.llms[%d]: %w", i, err)
 		}
-		names = append(names, n)
+		opened, configs = append(opened, o), append(configs, bc)
+		rc.LLMs = append(rc.LLMs, eval.LLMConfig{Backend: o, Model: o.Model, BackendKind: o.Kind, Temperature: &zero, MaxTokens: job.Rollout.MaxTokens})
 	}
-	rankers, err := eval.NewRankers(ctx, names, rc)
+	rankers, err := eval.NewRankers(ctx, reportRankers(job, rc.LLMs), rc)
 	if err != nil {
 		return "", err
+	}
+	costs := make([]float64, len(opened)) // the meters before the report's requests
+	for i, o := range opened {
+		costs[i] = meterCost(o)
 	}
 	ecfg := eval.DefaultConfig()
 	ecfg.Resamples, ecfg.Seed = job.Eval.Resamples, job.Episodes.Seed
@@ -115,12 +128,81 @@ func report(ctx context.Context, job Job, dir string, st *state, b *Opened, log 
 	if err != nil {
 		return "", err
 	}
+	rep.Meta = reportMeta(job, b, sum)
+	for i, o := range opened {
+		if o.Stack != nil && priced(configs[i]) {
+			rep.SetCost(eval.LLMPrefix+o.Model, meterCost(o)-costs[i])
+		}
+	}
 	out := filepath.Join(dir, "report")
 	if err := eval.WriteDir(out, rep); err != nil {
 		return "", err
 	}
 	log.Info("evaluation report written", "dir", out, "rankers", len(rankers))
 	return out, nil
+}
+
+// reportRankers maps eval.rankers to ranker names ("policy" is the first
+// LLM ranker) and appends the LLM rankers eval.rankers does not name.
+func reportRankers(job Job, llms []eval.LLMConfig) []string {
+	var names []string
+	for _, n := range job.Eval.Rankers {
+		if n == "policy" {
+			n = eval.LLMPrefix + llms[0].Model
+		}
+		names = append(names, n)
+	}
+	for i, l := range llms {
+		name := eval.LLMPrefix + l.Model
+		if i > 0 && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// openReportLLM opens one backend of eval.llms, its unset fields taken
+// from DefaultJob's backend and its responses cached as the job's are.
+func openReportLLM(ctx context.Context, job Job, dir string, st *state, bc BackendConfig, log *slog.Logger) (*Opened, error) {
+	def := DefaultJob().Backend
+	if bc.TimeoutSeconds == 0 {
+		bc.TimeoutSeconds = def.TimeoutSeconds
+	}
+	if bc.Concurrency == 0 {
+		bc.Concurrency = def.Concurrency
+	}
+	if bc.Cache == nil {
+		bc.Cache = job.Backend.Cache
+	}
+	return openBackend(ctx, Job{Backend: bc}, dir, st, log)
+}
+
+// reportMeta is the report header's description of the job.
+func reportMeta(job Job, b *Opened, sum *Summary) eval.Meta {
+	m := eval.Meta{Command: "flexrec run", Dataset: job.Dataset, Needs: job.Needs,
+		Date: time.Now().UTC().Format(time.RFC3339), Version: export.Version()}
+	if sum == nil {
+		return m
+	}
+	m.Rollouts = &eval.RolloutMeta{Backend: b.Kind, Model: b.Model, Episodes: sum.RolledOut, Rollouts: sum.Rollouts,
+		InvalidRate: sum.InvalidRate, PromptTokens: sum.PromptTokens, CompletionTokens: sum.CompletionTokens}
+	if b.Stack != nil && priced(job.Backend) {
+		cost := sum.Cost
+		m.Rollouts.Cost = &cost
+	}
+	return m
+}
+
+// priced reports whether bc gives a price, so that its cost means something.
+func priced(bc BackendConfig) bool { return bc.PriceInput > 0 || bc.PriceOutput > 0 }
+
+// meterCost is what an opened backend's requests have cost so far; 0 for
+// the builtin policy.
+func meterCost(o *Opened) float64 {
+	if o.Stack == nil {
+		return 0
+	}
+	return o.Stack.Meter.Totals().Cost
 }
 
 // writeJSON writes v as indented JSON to path atomically.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/flexrec/flexrec/eval"
 	"github.com/flexrec/flexrec/eval/dataset"
-	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/mf"
 	"github.com/flexrec/flexrec/pipeline"
 	"github.com/flexrec/flexrec/prompt"
@@ -40,6 +39,8 @@ type evalOptions struct {
 	cache       string
 	temperature float64
 	maxTokens   int
+	// llms are the --llm values, one LLM ranker each (see parseLLMSpec).
+	llms []string
 }
 
 func newEvalCmd(s io3) *cobra.Command {
@@ -59,13 +60,17 @@ interactions of the split only (with --episodes: on the episodes' histories),
 never on held-out feedback.
 
 Rankers: random, prompt-order, popularity, recent-popularity, item-knn,
-user-knn, mf, llm (needs --backend and --model; the API key comes from
-$OPENAI_API_KEY), oracle (ranks by the true
-gains: an upper bound), and NAME+need for a scoring ranker adapted to the
-need (explore: novel items first; trend: weighted by recent popularity).
+user-knn, mf, oracle (ranks by the true gains: an upper bound), NAME+need for
+a scoring ranker adapted to the need (explore: novel items first; trend:
+weighted by recent popularity), and LLM rankers, each in the row
+llm:MODEL: one per --llm (repeatable, each with its own backend), or llm with
+--backend and --model. The API key comes from $OPENAI_API_KEY or
+api-key-file=. When two rankers give the same ranking on every episode, the
+report says so and why.
 
 Output: a Markdown table on stdout, or JSON with --format json; --out DIR also
-writes results.csv, results.json and report.html (charts, opens offline).
+writes results.csv, results.json and report.html (a header naming each LLM
+ranker's backend and model, a summary table, charts; it opens offline).
 
 Examples:
   flexrec eval --dataset ml-latest-small --need interest --rankers random,popularity,mf
@@ -73,7 +78,10 @@ Examples:
   flexrec eval --episodes explore.jsonl --rankers mf,mf+need,oracle --out report/
   flexrec eval --need interest --rankers mf,llm --backend builtin --model builtin-pl
   OPENAI_BASE_URL=http://127.0.0.1:8000/v1 flexrec eval --need interest,explore \
-      --limit 100 --rankers popularity,mf,llm --backend openai --model Qwen/Qwen2.5-3B-Instruct`,
+      --limit 100 --rankers popularity,mf,llm --backend openai --model Qwen/Qwen2.5-3B-Instruct
+  flexrec eval --need interest --limit 100 --rankers popularity,mf --out report/ \
+      --llm backend=openai,model=gpt-4o-mini,price-in=0.15,price-out=0.6 \
+      --llm backend=ollama,model=qwen2.5:3b,base-url=http://127.0.0.1:11434`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("episodes") && cmd.Flags().Changed("dataset") {
@@ -112,6 +120,7 @@ func (o *evalOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.cache, "cache", "", "llm ranker: cache responses in this folder, so a rerun costs nothing")
 	f.Float64Var(&o.temperature, "temperature", 0, "llm ranker: sampling temperature (0: greedy)")
 	f.IntVar(&o.maxTokens, "max-tokens", 0, "llm ranker: completion cap (0: the server's default)")
+	f.StringArrayVar(&o.llms, "llm", nil, "an LLM ranker with its own backend, repeatable: backend=openai,model=gpt-4o-mini[,base-url=URL,api-key-file=F,temperature=T,max-tokens=N,price-in=P,price-out=P,name=NAME]; its row is llm:MODEL (or NAME)")
 }
 
 // verify turns the flags into the packages' typed configs.
@@ -157,11 +166,15 @@ func runEval(ctx context.Context, o *evalOptions, s io3) error {
 	if err != nil {
 		return err
 	}
-	rc, err := o.rankerConfig(ctx, suite, needs, log)
+	specs, err := o.llmSpecs()
 	if err != nil {
 		return err
 	}
-	rankers, err := eval.NewRankers(ctx, o.rankers, rc)
+	rc, opened, err := o.rankerConfig(ctx, suite, needs, specs, log)
+	if err != nil {
+		return err
+	}
+	rankers, err := eval.NewRankers(ctx, rankerNames(o.rankers, specs), rc)
 	if errors.Is(err, eval.ErrRankerName) {
 		return usagef("--rankers: %v", err)
 	} else if err != nil {
@@ -171,6 +184,7 @@ func runEval(ctx context.Context, o *evalOptions, s io3) error {
 	if err != nil {
 		return err
 	}
+	o.evalMeta(rep, needs, specs, opened)
 	if o.out != "" {
 		if err := eval.WriteDir(o.out, rep); err != nil {
 			return err
@@ -211,9 +225,9 @@ func (o *evalOptions) suite(ctx context.Context, needs []prompt.Need, bc dataset
 	return suite, nil
 }
 
-// rankerConfig builds the rankers' configuration, with the llm backend
-// when the llm ranker is asked for.
-func (o *evalOptions) rankerConfig(ctx context.Context, suite *eval.Suite, needs []prompt.Need, log *slog.Logger) (eval.RankerConfig, error) {
+// rankerConfig builds the rankers' configuration, with a backend opened
+// for each LLM ranker.
+func (o *evalOptions) rankerConfig(ctx context.Context, suite *eval.Suite, needs []prompt.Need, specs []llmSpec, log *slog.Logger) (eval.RankerConfig, []*pipeline.Opened, error) {
 	rc := eval.DefaultRankerConfig()
 	rc.Seed, rc.Train, rc.Needs = o.seed, suite.Train, needs
 	switch o.mfAlgo {
@@ -221,21 +235,15 @@ func (o *evalOptions) rankerConfig(ctx context.Context, suite *eval.Suite, needs
 	case mf.AlgoALS:
 		rc.MF = mf.DefaultConfig() // ALS's own regularisation, not BPR's
 	default:
-		return rc, usagef("--mf-algo %q: want als or bpr", o.mfAlgo)
+		return rc, nil, usagef("--mf-algo %q: want als or bpr", o.mfAlgo)
 	}
 	if err := rc.MF.Validate(); err != nil {
-		return rc, usagef("--mf-algo: %v", err)
+		return rc, nil, usagef("--mf-algo: %v", err)
 	}
-	if !wantsLLM(o.rankers) {
-		return rc, nil
-	}
-	backend, err := evalBackend(ctx, o, rc, log)
-	if err != nil {
-		return rc, err
-	}
-	temp := o.temperature
-	rc.LLM = &eval.LLMConfig{Backend: backend, Model: o.model, Temperature: &temp, MaxTokens: o.maxTokens}
-	return rc, nil
+	var opened []*pipeline.Opened
+	var err error
+	rc.LLMs, opened, err = o.openLLMs(ctx, specs, rc, log)
+	return rc, opened, err
 }
 
 // wantsLLM reports whether the ranker list names the llm ranker.
@@ -246,25 +254,4 @@ func wantsLLM(names []string) bool {
 		}
 	}
 	return false
-}
-
-// evalBackend opens the --backend for the llm ranker through the same
-// opener as the main job (the builtin policy trains on the suite's
-// training interactions; LLM servers get retries and the --cache).
-func evalBackend(ctx context.Context, o *evalOptions, rc eval.RankerConfig, log *slog.Logger) (llm.Backend, error) {
-	switch {
-	case o.backend == "":
-		return nil, usagef("--rankers llm: --backend is required")
-	case o.backend != "builtin" && o.backend != "openai" && o.backend != "ollama":
-		return nil, usagef("--backend %q: want openai, ollama or builtin", o.backend)
-	case o.model == "":
-		return nil, usagef("--rankers llm: --model is required")
-	}
-	bc := pipeline.DefaultJob().Backend
-	bc.Kind, bc.Model, bc.BaseURL = o.backend, o.model, o.baseURL
-	b, err := pipeline.OpenBackend(ctx, bc, rc.Train, o.cache, log)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
 }

@@ -31,6 +31,8 @@ func TestEvalEpisodesJSONGolden(t *testing.T) {
 	var rep eval.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &rep))
 	require.Len(t, rep.Rows, 14, "7 rankers x 2 needs")
+	assert.NotEmpty(t, rep.Meta.Date, "the report is dated")
+	rep.Meta.Date, rep.Meta.Version = "", "" // vary by run and build
 	for i := range rep.Rows {
 		rep.Rows[i].LatencyMS = 0 // wall time varies
 		for k := range rep.Rows[i].Metrics {
@@ -88,8 +90,8 @@ func TestEvalLLMBuiltin(t *testing.T) {
 	require.Equal(t, 0, code, "stderr: %s", stderr)
 	var rep eval.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &rep))
-	row, ok := rep.Row("llm", "interest")
-	require.True(t, ok, "report has the llm row")
+	row, ok := rep.Row("llm:builtin-pl", "interest")
+	require.True(t, ok, "report has the llm row, named by its model")
 	require.NotNil(t, row.LLM, "the llm row has LLM statistics")
 	assert.Zero(t, row.LLM.InvalidRate, "the builtin policy always keeps the output contract")
 	assert.Equal(t, 10.0*2-1, row.LLM.CompletionTokens, "10 ids and 9 separators per answer")
@@ -152,4 +154,75 @@ func TestEvalLLMOpenAI(t *testing.T) {
 	assert.InDelta(t, 0.7, st.RepairedItems, 1e-12, "seven of ten repaired")
 	assert.Equal(t, 700.0, st.PromptTokens)
 	assert.Equal(t, 9.0, st.CompletionTokens)
+}
+
+// TestEvalSeveralLLMs runs two LLM rankers with their own backends (two
+// fake OpenAI-compatible servers) and a copy of the first under another
+// name beside mf, and checks the rows' names, the header's models and
+// costs, and that the copy is reported as coinciding with the first.
+func TestEvalSeveralLLMs(t *testing.T) {
+	server := func(answer string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"finish_reason":"stop",
+				"message":{"role":"assistant","content":%q}}],"usage":{"prompt_tokens":1000,"completion_tokens":10,"total_tokens":1010}}`, answer)
+		}))
+	}
+	a, b := server("[3] > [1] > [2]"), server("[1] > [2]")
+	defer a.Close()
+	defer b.Close()
+	t.Setenv("OPENAI_API_KEY", "")
+	dir := filepath.Join(t.TempDir(), "report")
+	code, out, stderr := runCLI(t, "", "eval", "--episodes", evalFixture, "--need", "interest", "--rankers", "mf",
+		"--llm", "backend=openai,model=gpt-4o-mini,base-url="+a.URL+"/v1,price-in=1000,price-out=2000",
+		"--llm", "backend=openai,model=other,base-url="+b.URL+"/v1,temperature=0.5",
+		"--llm", "backend=openai,model=gpt-4o-mini,base-url="+a.URL+"/v1,name=again", "--resamples", "0", "--format", "json", "--out", dir)
+	require.Equal(t, 0, code, "stderr: %s", stderr)
+	var rep eval.Report
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	var names []string
+	for _, r := range rep.Rows {
+		names = append(names, r.Ranker)
+	}
+	assert.Equal(t, []string{"mf", "llm:gpt-4o-mini", "llm:other", "again"}, names, "rows, in order")
+	require.Len(t, rep.LLMs, 3)
+	first := rep.LLMs[0]
+	assert.Equal(t, "openai", first.Backend)
+	assert.Equal(t, "gpt-4o-mini", first.Model)
+	assert.Equal(t, 4000, first.PromptTokens, "four episodes of 1000 prompt tokens")
+	require.NotNil(t, first.Cost, "priced ranker has a cost")
+	assert.InDelta(t, 4000*1000/1e6+40*2000/1e6, *first.Cost, 1e-9, "cost at price-in and price-out")
+	assert.Nil(t, rep.LLMs[1].Cost, "no prices, no cost")
+	assert.InDelta(t, 0.5, rep.LLMs[1].Temperature, 0, "temperature of the second --llm")
+	assert.Equal(t, "gpt-4o-mini", rep.LLMs[2].Model)
+	require.Len(t, rep.Identical, 1, "the copy coincides with the first")
+	assert.Equal(t, []string{"llm:gpt-4o-mini", "again"}, rep.Identical[0].Rankers)
+	assert.Contains(t, rep.Identical[0].Why, "model gpt-4o-mini on the openai backend")
+	assert.Equal(t, "flexrec eval", rep.Meta.Command)
+	assert.Equal(t, evalFixture, rep.Meta.Dataset)
+	assert.NotEmpty(t, rep.Meta.Version)
+	page, err := os.ReadFile(filepath.Join(dir, eval.HTMLFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "llm:gpt-4o-mini and again: identical rankings on all 4 episodes")
+}
+
+func TestEvalLLMFlagErrors(t *testing.T) {
+	for _, tc := range []struct{ name, llm, stderr string }{
+		{"no backend", "model=m", "want openai, ollama or builtin"},
+		{"no model", "backend=openai", "model= is required"},
+		{"unknown key", "backend=builtin,colour=red", `unknown key "colour"`},
+		{"not key=value", "backend=builtin,model", "is not key=value"},
+		{"bad number", "backend=builtin,temperature=hot", `temperature="hot"`},
+		{"same name twice", "backend=builtin", "named twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"eval", "--episodes", evalFixture, "--rankers", "random", "--llm", tc.llm}
+			if tc.name == "same name twice" {
+				args = append(args, "--llm", tc.llm)
+			}
+			code, _, stderr := runCLI(t, "", args...)
+			assert.Equal(t, 2, code, "exit code; stderr: %s", stderr)
+			assert.Contains(t, stderr, tc.stderr)
+		})
+	}
 }

@@ -1,0 +1,218 @@
+package eval
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Meta describes the run behind a report, as far as its caller knows it:
+// Evaluate leaves it zero and the caller fills it before writing. Every
+// field is optional; a zero field is left out of the reports.
+type Meta struct {
+	// Command is what produced the report, e.g. "flexrec eval".
+	Command string `json:"command,omitempty"`
+	// Dataset names the dataset or episodes file the episodes came from.
+	Dataset string `json:"dataset,omitempty"`
+	// Needs are the need ids asked for; empty means the needs of the rows.
+	Needs []string `json:"needs,omitempty"`
+	// Date is when the report was made, RFC 3339 in UTC.
+	Date string `json:"date,omitempty"`
+	// Version is the flexrec version that made the report: the module
+	// version and VCS revision of the build, when it recorded them.
+	Version string `json:"flexrec_version,omitempty"`
+	// Rollouts summarises the rollouts of a `flexrec run` job; nil when
+	// there were none.
+	Rollouts *RolloutMeta `json:"rollouts,omitempty"`
+}
+
+// RolloutMeta summarises the sampled rollouts of a job, for the report
+// header. A nil pointer field means the caller does not know it.
+type RolloutMeta struct {
+	// Backend and Model name the policy that wrote the rollouts.
+	Backend string `json:"backend,omitempty"`
+	// Model is the model name on the backend.
+	Model string `json:"model,omitempty"`
+	// Episodes and Rollouts count the episodes and records sampled.
+	Episodes int `json:"episodes"`
+	// Rollouts is the number of rollout records.
+	Rollouts int `json:"rollouts"`
+	// InvalidRate is the share of rollouts whose answer broke the output
+	// contract (and so needed repair), in [0, 1].
+	InvalidRate float64 `json:"invalid_rate"`
+	// RepairRate is the share of rollouts where repair placed candidates
+	// the answer left out, in [0, 1]; nil when not counted.
+	RepairRate *float64 `json:"repair_rate,omitempty"`
+	// PromptTokens and CompletionTokens total the rollouts' usage.
+	PromptTokens int `json:"prompt_tokens"`
+	// CompletionTokens totals the generated tokens.
+	CompletionTokens int `json:"completion_tokens"`
+	// Cost is what the rollouts' requests cost at the configured prices
+	// (cache hits are free); nil when no price was given.
+	Cost *float64 `json:"cost,omitempty"`
+}
+
+// LLMInfo describes one LLM ranker of a report: which model on which
+// backend, and what its answers cost over all the report's episodes.
+// Evaluate fills it for every ranker made by NewLLM, in ranker order.
+type LLMInfo struct {
+	// Ranker is the ranker's report name, e.g. "llm:gpt-4o-mini".
+	Ranker string `json:"ranker"`
+	// Backend is LLMConfig.BackendKind ("" when unknown).
+	Backend string `json:"backend,omitempty"`
+	// Model is the model name on the backend.
+	Model string `json:"model"`
+	// Temperature is the sampling temperature.
+	Temperature float64 `json:"temperature"`
+	// MaxTokens is the completion cap; 0 is the server's default.
+	MaxTokens int `json:"max_tokens,omitempty"`
+	// Episodes is the number of episodes it ranked, over every need.
+	Episodes int `json:"episodes"`
+	// InvalidRate and RepairRate are shares of episodes, over every need
+	// (see LLMStats).
+	InvalidRate float64 `json:"invalid_rate"`
+	// RepairRate is the share of episodes where repair placed candidates.
+	RepairRate float64 `json:"repair_rate"`
+	// PromptTokens and CompletionTokens total its usage.
+	PromptTokens int `json:"prompt_tokens"`
+	// CompletionTokens totals the generated tokens.
+	CompletionTokens int `json:"completion_tokens"`
+	// Cost is what its requests cost at the caller's prices; nil when the
+	// caller has no prices (see Report.SetCost).
+	Cost *float64 `json:"cost,omitempty"`
+}
+
+// Identical records rankers that put every candidate in the same place on
+// every episode of the report, so their rows coincide.
+type Identical struct {
+	// Rankers are the names of the coinciding rankers (two or more), in
+	// report order.
+	Rankers []string `json:"rankers"`
+	// Episodes is the number of episodes compared: all of the report's.
+	Episodes int `json:"episodes"`
+	// Why says what the rankers rank by, as far as eval knows it.
+	Why string `json:"why"`
+}
+
+// Note returns the sentence the reports print for i.
+func (i Identical) Note() string {
+	names := strings.Join(i.Rankers, ", ")
+	if n := len(i.Rankers); n > 1 {
+		names = strings.Join(i.Rankers[:n-1], ", ") + " and " + i.Rankers[n-1]
+	}
+	return fmt.Sprintf("%s: identical rankings on all %d episodes: %s.", names, i.Episodes, i.Why)
+}
+
+// SetCost records the cost of the named LLM ranker's requests in the
+// report's LLMs; it reports whether the ranker is there.
+func (r *Report) SetCost(ranker string, cost float64) bool {
+	for i := range r.LLMs {
+		if r.LLMs[i].Ranker == ranker {
+			r.LLMs[i].Cost = &cost
+			return true
+		}
+	}
+	return false
+}
+
+// llmInfos returns the LLMInfo of every LLM ranker, with its statistics
+// summed over the episodes.
+func llmInfos(rankers []Ranker, out [][]outcome) []LLMInfo {
+	var infos []LLMInfo
+	for r, rk := range rankers {
+		lr, ok := rk.(*llmRanker)
+		if !ok {
+			continue
+		}
+		info := lr.info()
+		var invalid, repaired int
+		for _, o := range out[r] {
+			info.Episodes++
+			invalid += int(b2f(o.trace.Invalid))
+			repaired += int(b2f(o.trace.Repaired))
+			info.PromptTokens += o.trace.PromptTokens
+			info.CompletionTokens += o.trace.CompletionTokens
+		}
+		if info.Episodes > 0 {
+			info.InvalidRate = float64(invalid) / float64(info.Episodes)
+			info.RepairRate = float64(repaired) / float64(info.Episodes)
+		}
+		infos = append(infos, info)
+	}
+	return infos
+}
+
+// identicalGroups returns the groups of two or more rankers whose
+// rankings agree on all episodes, each in ranker order. Cost O(R²·E·N) for
+// R rankers, E episodes of N candidates.
+func identicalGroups(rankers []Ranker, out [][]outcome) []Identical {
+	var groups []Identical
+	done := make([]bool, len(rankers))
+	for a := range rankers {
+		if done[a] {
+			continue
+		}
+		members, random := []Ranker{rankers[a]}, rankers[a].Name() == RankerRandom
+		for b := a + 1; b < len(rankers); b++ {
+			if !done[b] && sameRankings(out[a], out[b]) {
+				done[b] = true
+				members = append(members, rankers[b])
+				random = random || rankers[b].Name() == RankerRandom
+			}
+		}
+		if len(members) < 2 {
+			continue
+		}
+		id := Identical{Episodes: len(out[a]), Why: tiedWhy}
+		for _, m := range members {
+			id.Rankers = append(id.Rankers, m.Name())
+		}
+		if !random {
+			id.Why = why(members)
+		}
+		groups = append(groups, id)
+	}
+	return groups
+}
+
+// tiedWhy explains rankers that coincide with random.
+const tiedWhy = "their scores tie on every candidate of these episodes (nothing in the training data separates the candidates), " +
+	"so they all fall back to the same seeded random tie-break order"
+
+// sameRankings reports whether two rankers' outcomes hold the same
+// rankings, episode by episode.
+func sameRankings(a, b []outcome) bool {
+	if len(a) == 0 {
+		return false
+	}
+	for e := range a {
+		if !slices.Equal(a[e].ranking, b[e].ranking) {
+			return false
+		}
+	}
+	return true
+}
+
+// why explains a coincidence from what the rankers rank by.
+func why(members []Ranker) string {
+	var parts []string
+	for _, m := range members {
+		a := about(m)
+		if a == "" {
+			return "they rank by the same order of the candidates (the same scores, or scores in the same order)"
+		}
+		parts = append(parts, fmt.Sprintf("%s ranks by %s", m.Name(), a))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// about says what a ranker ranks by; "" when eval does not know.
+func about(r Ranker) string {
+	switch r := r.(type) {
+	case *llmRanker:
+		return r.about()
+	case *scorer:
+		return r.about
+	}
+	return ""
+}
