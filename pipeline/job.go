@@ -20,6 +20,7 @@ import (
 	"github.com/flexrec/flexrec/eval"
 	"github.com/flexrec/flexrec/eval/dataset"
 	"github.com/flexrec/flexrec/internal/folderlock"
+	"github.com/flexrec/flexrec/internal/shard"
 	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/prompt"
 	"github.com/flexrec/flexrec/rl"
@@ -40,6 +41,14 @@ type Options struct {
 	// TruncateAtDamage cuts a damaged rollouts file at its first damaged
 	// line instead of refusing to resume it.
 	TruncateAtDamage bool
+	// Shard rolls out only its episodes (the whole job when zero); the
+	// episode files, the critic and the fingerprint stay the whole job's,
+	// so `flexrec merge` of the shards equals one machine's rollouts. A
+	// sharded job writes no report.
+	Shard shard.Spec
+	// MaxCost stops the rollouts once this invocation's requests cost that
+	// much at the job's prices (see Budget); 0 is no limit.
+	MaxCost float64
 }
 
 // Progress is the job's state while it samples rollouts.
@@ -163,7 +172,7 @@ func Run(ctx context.Context, job Job, dir string, opts Options) (sum *Summary, 
 	if sum.Exports, err = exports(ctx, job, dir, log); err != nil {
 		return sum, err
 	}
-	if !job.Eval.Skip {
+	if !job.Eval.Skip && opts.Shard.N == 0 {
 		if sum.Report, err = report(ctx, job, dir, st, backend, sum, log); err != nil {
 			return sum, err
 		}

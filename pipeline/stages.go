@@ -12,6 +12,7 @@ import (
 
 	"github.com/flexrec/flexrec/eval"
 	"github.com/flexrec/flexrec/export"
+	"github.com/flexrec/flexrec/internal/shard"
 	"github.com/flexrec/flexrec/prompt"
 	"github.com/flexrec/flexrec/rank"
 	"github.com/flexrec/flexrec/rl"
@@ -73,12 +74,14 @@ func rollouts(ctx context.Context, job Job, dir string, st *state, b *Opened, op
 	if err != nil {
 		return rollout.Stats{}, err
 	}
-	runner, err := rollout.NewRunner(b, rollout.BackendInfo{Name: b.Kind, Model: b.Model}, cfg, st.critic)
+	ctx, bud := NewBudget(ctx, b, opts.MaxCost)
+	runner, err := rollout.NewRunner(bud.Backend(), rollout.BackendInfo{Name: b.Kind, Model: b.Model}, cfg, st.critic)
 	if err != nil {
 		return rollout.Stats{}, err
 	}
-	log.Info("sampling rollouts", "episodes", len(st.train), "group", cfg.Samples, "backend", b.Kind, "model", b.Model)
-	return rollout.Run(ctx, runner, st.train, rollout.RunOptions{
+	eps := shard.Filter(opts.Shard, st.train, func(e *prompt.Episode) string { return e.ID })
+	log.Info("sampling rollouts", "episodes", len(eps), "group", cfg.Samples, "backend", b.Kind, "model", b.Model, "shard", opts.Shard.String())
+	stats, err := rollout.Run(ctx, runner, eps, rollout.RunOptions{
 		Path: filepath.Join(dir, "rollouts.jsonl"), Concurrency: job.Backend.Concurrency, Window: job.Rollout.Episodes,
 		Fingerprint: fingerprint(job), FailuresPath: filepath.Join(dir, "failures.jsonl"),
 		FailFast: opts.FailFast, TruncateAtDamage: opts.TruncateAtDamage, Logger: log,
@@ -88,6 +91,7 @@ func rollouts(ctx context.Context, job Job, dir string, st *state, b *Opened, op
 			}
 		},
 	})
+	return stats, bud.Err(ctx, err)
 }
 
 // report evaluates the baselines, the policy (the backend, greedy, in the

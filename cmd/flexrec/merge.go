@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/flexrec/flexrec/eval/dataset"
 	"github.com/flexrec/flexrec/internal/shard"
+	"github.com/flexrec/flexrec/pipeline"
 )
 
 type mergeOptions struct {
@@ -20,8 +22,8 @@ type mergeOptions struct {
 func newMergeCmd(s io3) *cobra.Command {
 	o := &mergeOptions{}
 	c := &cobra.Command{
-		Use:   "merge --episodes FILE --out FILE ROLLOUTS...",
-		Short: "Join the rollouts of shards (--shard k/n) into one machine's file",
+		Use:   "merge --out OUT (--episodes FILE ROLLOUTS... | RUN_DIR...)",
+		Short: "Join the outputs of shards (--shard k/n) into one machine's",
 		Long: `Join rollouts files written by 'flexrec rollout --shard k/n' (or 'batch ingest'
 of a sharded prepare) into --out, byte for byte the file one unsharded run
 writes: episodes in --episodes order (the whole episodes file every shard
@@ -32,9 +34,17 @@ complete group are listed and refused unless --allow-incomplete; an
 incomplete merged file can be completed by 'flexrec rollout' with the same
 flags and --out.
 
+Given the output folders of 'flexrec run --shard k/n' instead, it merges the
+rollouts the same way (the episodes from the folders, which every shard must
+hold alike, as job.json and the critic), copies the job's files, and rebuilds
+the exports from the merged rollouts. Sharded runs write no report; run the
+job unsharded with the merged folder as --out to write it (the rollouts are
+found done, only the report's requests are sent).
+
 Examples:
   for k in 0 1 2 3; do flexrec rollout --episodes eps.jsonl --shard $k/4 --out r$k.jsonl; done
-  flexrec merge --episodes eps.jsonl --out rollouts.jsonl r0.jsonl r1.jsonl r2.jsonl r3.jsonl`,
+  flexrec merge --episodes eps.jsonl --out rollouts.jsonl r0.jsonl r1.jsonl r2.jsonl r3.jsonl
+  flexrec merge --out out/job out/shard-0 out/shard-1 out/shard-2 out/shard-3`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runMerge(cmd.Context(), o, args, s) },
 	}
@@ -46,6 +56,9 @@ Examples:
 }
 
 func runMerge(ctx context.Context, o *mergeOptions, inputs []string, s io3) error {
+	if fi, err := os.Stat(inputs[0]); err == nil && fi.IsDir() {
+		return runMergeDirs(ctx, o, inputs, s)
+	}
 	if o.episodes == "" || o.out == "" {
 		return usagef("--episodes and --out are required")
 	}
@@ -59,6 +72,23 @@ func runMerge(ctx context.Context, o *mergeOptions, inputs []string, s io3) erro
 	}
 	if errors.Is(err, shard.ErrIncomplete) {
 		return fmt.Errorf("merge: %w; run the missing shards, or pass --allow-incomplete", err)
+	}
+	return err
+}
+
+// runMergeDirs merges the output folders of 'flexrec run --shard'.
+func runMergeDirs(ctx context.Context, o *mergeOptions, dirs []string, s io3) error {
+	if o.out == "" {
+		return usagef("--out is required")
+	}
+	if o.episodes != "" || o.allowIncomplete {
+		return usagef("--episodes and --allow-incomplete are for rollouts files; run folders carry their episodes")
+	}
+	sum, err := pipeline.Merge(ctx, dirs, o.out, newLogger(s.err, "text"))
+	if sum != nil {
+		if encErr := encodeJSON(s, sum); encErr != nil && err == nil {
+			err = encErr
+		}
 	}
 	return err
 }

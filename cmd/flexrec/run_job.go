@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/flexrec/flexrec/internal/shard"
 	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/pipeline"
 	"github.com/flexrec/flexrec/rollout"
@@ -33,6 +34,11 @@ type runOptions struct {
 	flags *pflag.FlagSet
 	// failFast and truncate are run-time choices, not job settings.
 	failFast, truncate bool
+	// shard, dryRun and maxCost are run-time choices too: a shard's job is
+	// the whole job's (see pipeline.Options).
+	shard   string
+	dryRun  bool
+	maxCost float64
 }
 
 func newRunCmd(s io3) *cobra.Command {
@@ -77,6 +83,9 @@ Examples:
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	f.BoolVar(&o.failFast, "fail-fast", false, "end the job at the first episode that fails after retries (default: go on, list failures in failures.jsonl, fail at the end)")
 	f.BoolVar(&o.truncate, "truncate-at-damage", false, "cut a damaged rollouts.jsonl at its first damaged line instead of refusing to resume")
+	f.StringVar(&o.shard, "shard", "", "roll out only shard k of n (k/n, 0 <= k < n): a stable hash of the episode id picks the shard; no report; 'flexrec merge' joins the shards")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the requests, estimated tokens and cost at --price-in/--price-out; call no server, write nothing")
+	f.Float64Var(&o.maxCost, "max-cost", 0, "stop cleanly once this invocation's rollouts cost this much at the prices (whole groups kept; rerun to go on); 0: no limit")
 	jobFlags(f, &o.job)
 	return c
 }
@@ -215,10 +224,24 @@ func runJob(ctx context.Context, o *runOptions, s io3) error {
 	if err != nil {
 		return err
 	}
+	sh, err := shard.Parse(o.shard)
+	if err != nil {
+		return usagef("--shard: %v", err)
+	}
+	if err := checkMaxCost(o.maxCost, job.Backend); err != nil {
+		return err
+	}
 	log := newLogger(s.err, o.logFormat)
+	if o.dryRun {
+		rep, err := pipeline.DryRun(ctx, job, sh, log)
+		if err != nil {
+			return err
+		}
+		return encodeJSON(s, rep)
+	}
 	prog := newProgress(s.err, o.logFormat == "json", log)
 	sum, err := pipeline.Run(ctx, job, o.out, pipeline.Options{Logger: log, Progress: prog.update,
-		FailFast: o.failFast, TruncateAtDamage: o.truncate})
+		FailFast: o.failFast, TruncateAtDamage: o.truncate, Shard: sh, MaxCost: o.maxCost})
 	prog.finish()
 	if sum != nil {
 		printSummary(s.out, sum)
