@@ -63,7 +63,7 @@ func TestMaxCost(t *testing.T) {
 	// A prompt is about 1,000 tokens: 3 requests cost about $0.003 at $1/M.
 	code, _, stderr = runCLI(t, "", append([]string{"rollout", "--out", out, "--max-cost", "0.004"}, flags...)...)
 	assert.Equal(t, 1, code, "rollout at its budget")
-	assert.Contains(t, stderr, "stopped at the --max-cost budget")
+	assert.Contains(t, stderr, "stopped at the cost budget")
 	data, err := os.ReadFile(out)
 	require.NoError(t, err)
 	lines := strings.Count(string(data), "\n")

@@ -149,8 +149,8 @@ func runRollout(ctx context.Context, o *rolloutOptions, s io3) error {
 	if err != nil {
 		return err
 	}
-	ctx, bud := withBudget(ctx, o.maxCost)
-	runner, err := rollout.NewRunner(bud.wrap(b), rollout.BackendInfo{Name: b.Kind, Model: b.Model}, o.cfg, pred)
+	ctx, bud := pipeline.NewBudget(ctx, b, o.maxCost)
+	runner, err := rollout.NewRunner(bud.Backend(), rollout.BackendInfo{Name: b.Kind, Model: b.Model}, o.cfg, pred)
 	if err != nil {
 		return err
 	}
@@ -158,12 +158,9 @@ func runRollout(ctx context.Context, o *rolloutOptions, s io3) error {
 	st, err := rollout.Run(ctx, runner, eps, rollout.RunOptions{
 		Path: o.out, Concurrency: o.backend.cfg.Concurrency, Window: o.episodesIn, Fingerprint: fp,
 		FailFast: o.failFast, TruncateAtDamage: o.truncate, Logger: log,
-		Progress: func(st rollout.Stats) {
-			prog.update(pipeline.Progress{Stats: st, Backend: b})
-			bud.check(b)
-		},
+		Progress: func(st rollout.Stats) { prog.update(pipeline.Progress{Stats: st, Backend: b}) },
 	})
-	err = bud.result(ctx, err)
+	err = bud.Err(ctx, err)
 	prog.finish()
 	if encErr := json.NewEncoder(s.out).Encode(st); encErr != nil && err == nil {
 		err = encErr
