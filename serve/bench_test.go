@@ -15,8 +15,18 @@ import (
 // FLEXREC_BENCH_DUMP=FILE it writes the batch's items as JSON for the
 // Python comparison (python/benchmarks/readme_ndcg.py).
 func BenchmarkScore256(b *testing.B) {
+	b.Run("all-fields", func(b *testing.B) { benchScore(b, nil) })
+	// What the Python client asks for.
+	b.Run("list-reward", func(b *testing.B) { benchScore(b, []string{"list_reward"}) })
+}
+
+func benchScore(b *testing.B, fields []string) {
 	items := benchItems(1, 256, 30)
-	body := mustJSON(b, map[string]any{"items": items})
+	req := map[string]any{"items": items}
+	if fields != nil {
+		req["fields"] = fields
+	}
+	body := mustJSON(b, req)
 	if path := os.Getenv("FLEXREC_BENCH_DUMP"); path != "" {
 		if err := os.WriteFile(path, body, 0o644); err != nil {
 			b.Fatal(err)
