@@ -146,6 +146,7 @@ func TestGroupSequenceAndItemLevels(t *testing.T) {
 		{Permutation: []int{1, 0, 3, 2}},
 	}
 	cfg := DefaultConfig()
+	cfg.Normalize = PerPosition
 	gr, err := NewGroup(cfg)
 	require.NoError(t, err)
 	require.NoError(t, gr.Compute(gains, nil, rollouts))
@@ -166,6 +167,17 @@ func TestGroupSequenceAndItemLevels(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []float64{0, 0, 0}, []float64{gr.ItemAdvantages(0)[3], gr.ItemAdvantages(1)[3], gr.ItemAdvantages(2)[3]}, "last position is forced")
+
+	// The default normalisation is pooled: one standardisation over all
+	// 12 item rewards, the forced last positions' zeros included.
+	gp, err := NewGroup(DefaultConfig())
+	require.NoError(t, err)
+	require.NoError(t, gp.Compute(gains, nil, rollouts))
+	pool := append(append(append([]float64(nil), items[0]...), items[1]...), items[2]...)
+	want := GRPOInto(nil, pool, cfg.Delta)
+	for i := range 3 {
+		assert.InDeltaSlice(t, want[4*i:4*i+4], gp.ItemAdvantages(i), 1e-12, "default (pooled) advantages of rollout %d", i)
+	}
 
 	cfg.Level = LevelSequence
 	gs, err := NewGroup(cfg)

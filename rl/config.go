@@ -17,10 +17,16 @@ const (
 
 // Item reward normalisations across the group.
 const (
-	// PerPosition (the default) standardises r_{i,k} over the rollouts i
-	// separately for each position k.
+	// PerPosition (method.md §5's DEFAULT) standardises r_{i,k} over the
+	// rollouts i separately for each position k, which gives a late
+	// position, whose raw reward spread is tiny, the weight of the first.
 	PerPosition = "position"
-	// Pooled standardises over all (i, k) of the group at once.
+	// Pooled (flexrec's default since issue 13) standardises over all
+	// (i, k) of the group at once, keeping the positions' relative scales.
+	// On the testbed (docs/testbed.md, 10 paired seeds, two policy classes,
+	// both training cutoffs) it beats per-position normalisation for the
+	// causal swap on explore in 7 of 8 cells (by +0.012 to +0.076 NDCG@5)
+	// and is within ±0.012 on interest.
 	Pooled = "pooled"
 )
 
@@ -42,7 +48,7 @@ type Config struct {
 	ItemReward ItemReward `json:"item_reward"`
 	// Level is LevelItem (default) or LevelSequence.
 	Level string `json:"level"`
-	// Normalize is PerPosition (default) or Pooled.
+	// Normalize is Pooled (default) or PerPosition.
 	Normalize string `json:"normalize"`
 	// Delta is added to the standard deviation in every group
 	// normalisation, > 0. Default 1e-4 (TRL's GRPO epsilon).
@@ -76,13 +82,15 @@ type Config struct {
 	RepairedTail RepairedTail `json:"repaired_tail"`
 }
 
-// DefaultConfig returns the defaults of method.md: whole-list NDCG, causal
-// swap, item level, per-position normalisation, propagated uncertainty
-// with mean-one scaling, sequence advantage on other tokens, no penalty,
-// repaired items counted.
+// DefaultConfig returns the defaults of method.md, except the
+// normalisation: whole-list NDCG, causal swap, item level, pooled
+// normalisation (method.md's DEFAULT is per position; the testbed's
+// evidence chose pooled, see Pooled), propagated uncertainty with mean-one
+// scaling, sequence advantage on other tokens, no penalty, repaired items
+// counted.
 func DefaultConfig() Config {
 	return Config{
-		ItemReward: CausalSwap, Level: LevelItem, Normalize: PerPosition,
+		ItemReward: CausalSwap, Level: LevelItem, Normalize: Pooled,
 		Delta: 1e-4, Uncertainty: Propagated, Eps: 1e-3, Scaling: MeanOne,
 		ClampMin: 0.2, ClampMax: 5, OtherTokens: OtherSequence, RepairedTail: TailCounted,
 	}

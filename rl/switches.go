@@ -38,7 +38,7 @@ var RepairedTails = []RepairedTail{TailCounted, TailExcluded, TailZero}
 var Levels = []string{LevelItem, LevelSequence}
 
 // Normalizations lists the item reward normalisations, default first.
-var Normalizations = []string{PerPosition, Pooled}
+var Normalizations = []string{Pooled, PerPosition}
 
 // OtherTokenRules lists what tokens outside item spans may get, default
 // first.
@@ -71,7 +71,7 @@ func parseName[T ~string](what, s string, names []T) (T, error) {
 func ParseLevel(s string) (string, error) { return parseName("level", s, Levels) }
 
 // ParseNormalize returns the item reward normalisation named s:
-// "position" (PerPosition, also for "") or "pooled" (Pooled); else an
+// "pooled" (Pooled, also for "") or "position" (PerPosition); else an
 // error listing them.
 func ParseNormalize(s string) (string, error) { return parseName("normalize", s, Normalizations) }
 

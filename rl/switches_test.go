@@ -16,7 +16,7 @@ func TestParseSwitches(t *testing.T) {
 		def   string
 	}{
 		{"level", ParseLevel, []string{"item", "sequence"}, LevelItem},
-		{"normalize", ParseNormalize, []string{"position", "pooled"}, PerPosition},
+		{"normalize", ParseNormalize, []string{"pooled", "position"}, Pooled},
 		{"other tokens", ParseOtherTokens, []string{"sequence", "zero"}, OtherSequence},
 		{"uncertainty", func(s string) (string, error) { u, err := ParseUncertainty(s); return string(u), err },
 			[]string{"propagated", "sum", "none"}, string(Propagated)},
@@ -44,7 +44,7 @@ func TestParseSwitches(t *testing.T) {
 func TestConfigSwitchesAndValidate(t *testing.T) {
 	c := DefaultConfig()
 	require.NoError(t, c.Validate())
-	assert.Contains(t, c.Switches(), "normalize=position")
+	assert.Contains(t, c.Switches(), "normalize=pooled")
 	assert.Contains(t, c.Switches(), "repaired_tail=counted")
 	c.RepairedTail = "sometimes"
 	assert.ErrorContains(t, c.Validate(), "repaired_tail", "an unknown repaired tail is invalid")
@@ -90,6 +90,7 @@ func TestGroupRepairedTail(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
+			cfg.Normalize = PerPosition // the hand-computed advantage below is per position
 			cfg.RepairedTail = tc.tail
 			gr, err := NewGroup(cfg)
 			require.NoError(t, err)

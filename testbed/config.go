@@ -158,7 +158,7 @@ type Config struct {
 	// Normalizations are the item reward normalisations (rl.PerPosition,
 	// rl.Pooled) every item-level estimator without its own runs under;
 	// sequence-level estimators run once and serve every normalisation.
-	// Default both.
+	// Default both, rl's default (pooled) first.
 	Normalizations []string `json:"normalizations"`
 	// Cutoffs are the training rewards' NDCG cutoffs (0: the whole list);
 	// each replaces Train.Cutoff in turn. Default 0 and 5.
@@ -220,7 +220,7 @@ func DefaultConfig() Config {
 		Estimators:     DefaultEstimators(),
 		Seeds:          []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
 		Policies:       slices.Clone(Policies),
-		Normalizations: []string{rl.PerPosition, rl.Pooled},
+		Normalizations: slices.Clone(rl.Normalizations),
 		Cutoffs:        []int{0, 5},
 		Build:          dataset.DefaultBuildConfig(),
 		Sparse:         dataset.DefaultSparse,

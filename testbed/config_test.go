@@ -101,7 +101,10 @@ func TestEstimators(t *testing.T) {
 			assert.Equal(t, tc.level, c.Level, "level")
 			assert.Equal(t, tc.reward, c.ItemReward, "item reward")
 			assert.Equal(t, tc.uncertaintyScale, c.Uncertainty != rl.NoUncertainty, "uncertainty scaling")
-			assert.Equal(t, rl.PerPosition, c.Normalize, "method.md's default normalisation")
+			assert.Equal(t, rl.Pooled, c.Normalize, "rl's default normalisation, inherited from the base config")
+			base := rl.DefaultConfig()
+			base.Normalize = rl.PerPosition
+			assert.Equal(t, rl.PerPosition, tc.est.rlConfig(base, 0).Normalize, "the base config's normalisation")
 		})
 	}
 	pooled, err := LookupEstimator(EstCausalPooled)

@@ -38,17 +38,33 @@ func TestTrainingImprovesNDCG(t *testing.T) {
 	}
 }
 
-func TestNonCausalSwapDegradesThePolicy(t *testing.T) {
-	// A genuine property of the reward, not of the trainer (see
-	// TestNonCausalSwapCreditsWorseLateChoices): trained on the dense truth
-	// it makes NDCG@5 worse than the initial policy's.
+func TestNonCausalSwapCollapsesOnlyPerPosition(t *testing.T) {
+	// A property of the reward under per-position normalisation, not of the
+	// trainer (see TestNonCausalSwapCreditsWorseLateChoices): trained on the
+	// dense truth with per-position z-scores, the non-causal swap makes
+	// NDCG@5 worse than the initial policy's, because every late position,
+	// where the swaps with earlier (better) items dominate, gets the weight
+	// of the first. Pooled over all positions (rl's default) the late
+	// positions' tiny rewards stay tiny and the policy improves instead, as
+	// the ml-latest-small table shows too (docs/testbed.md).
 	p := syntheticProblem(t, 60, 30)
 	init := p.Evaluate(p.InitialWeights(1), measures)
 	est, _ := LookupEstimator(EstNonCausal)
-	res, err := Train(context.Background(), p, ModeDense, est, 1, smallTrain(), measures)
-	require.NoError(t, err)
-	for n := range p.Needs() {
-		assert.Less(t, res.Final().Scores[n][0], init[n][0], "need %d: non-causal swap NDCG@5 vs initial", n)
+	for _, tc := range []struct {
+		norm    string
+		degrade bool
+	}{{rl.PerPosition, true}, {rl.Pooled, false}} {
+		est.Normalize = tc.norm
+		res, err := Train(context.Background(), p, ModeDense, est, 1, smallTrain(), measures)
+		require.NoError(t, err)
+		for n := range p.Needs() {
+			got := res.Final().Scores[n][0]
+			if tc.degrade {
+				assert.Less(t, got, init[n][0], "%s: need %d: non-causal swap NDCG@5 %.3f vs initial %.3f", tc.norm, n, got, init[n][0])
+			} else {
+				assert.Greater(t, got, init[n][0], "%s: need %d: non-causal swap NDCG@5 %.3f vs initial %.3f", tc.norm, n, got, init[n][0])
+			}
+		}
 	}
 }
 
