@@ -6,6 +6,8 @@ import (
 	"github.com/flexrec/flexrec/batch"
 	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/pipeline"
+	"github.com/flexrec/flexrec/prompt"
+	"github.com/flexrec/flexrec/rollout"
 )
 
 // checkMaxCost refuses a budget that could never be reached.
@@ -52,3 +54,49 @@ func runRolloutDryRun(ctx context.Context, o *rolloutOptions, s io3) error {
 	}
 	return encodeJSON(s, newDryRunReport(st.Estimate, o.backend.cfg))
 }
+
+// evalDryRunRanker is one LLM ranker's estimate in eval --dry-run.
+type evalDryRunRanker struct {
+	// Name is the ranker's report name.
+	Name string `json:"name"`
+	dryRunReport
+}
+
+// evalDryRun estimates the requests of eval's LLM rankers (one greedy
+// request per episode each), rendered as rollouts render them, without a
+// server; the other rankers send none.
+func evalDryRun(ctx context.Context, eps []prompt.Episode, needs []prompt.Need, specs []llmSpec, s io3) error {
+	out := struct {
+		DryRun  bool               `json:"dry_run"`
+		Rankers []evalDryRunRanker `json:"rankers"`
+		Total   batch.Estimate     `json:"total"`
+		Note    string             `json:"note"`
+	}{DryRun: true, Rankers: []evalDryRunRanker{}, Note: estimateNote}
+	for _, sp := range specs {
+		cfg := rollout.DefaultConfig()
+		cfg.Samples, cfg.MaxTokens, cfg.Model, cfg.Needs = 1, sp.maxTokens, sp.backend.Model, needs
+		newRunner := func(b llm.Backend) (*rollout.Runner, error) {
+			return rollout.NewRunner(b, rollout.BackendInfo{Name: sp.backend.Kind, Model: sp.backend.Model}, cfg, zeroGains{})
+		}
+		prices := llm.Prices{InputPerMillion: sp.backend.PriceInput, OutputPerMillion: sp.backend.PriceOutput}
+		st, err := batch.Prepare(ctx, newRunner, nil, eps, batch.PrepareOptions{DryRun: true, Prices: prices})
+		if err != nil {
+			return err
+		}
+		out.Rankers = append(out.Rankers, evalDryRunRanker{Name: sp.rankerName(), dryRunReport: newDryRunReport(st.Estimate, sp.backend)})
+		out.Total.Requests += st.Requests
+		out.Total.PromptTokens += st.PromptTokens
+		out.Total.CompletionTokens += st.CompletionTokens
+		out.Total.MaxCompletionTokens += st.MaxCompletionTokens
+		out.Total.Cost += st.Cost
+		out.Total.MaxCost += st.MaxCost
+	}
+	return encodeJSON(s, out)
+}
+
+// zeroGains predicts 0 for unobserved gains: a dry run renders requests,
+// which do not depend on them.
+type zeroGains struct{}
+
+// Predict implements rl.Predictor.
+func (zeroGains) Predict(string, string) (float64, float64) { return 0, 0 }

@@ -82,3 +82,23 @@ func TestMaxCost(t *testing.T) {
 	code, _, _ = runCLI(t, "", "rollout", "--episodes", eps, "--out", out, "--max-cost", "1")
 	assert.Equal(t, 2, code, "--max-cost without prices is a usage error")
 }
+
+// TestEvalDryRun checks that eval --dry-run counts one request per
+// episode for each LLM ranker, prices it, and calls no server.
+func TestEvalDryRun(t *testing.T) {
+	code, out, stderr := runCLI(t, "", "eval", "--need", "interest", "--rankers", "random,llm", "--limit", "6",
+		"--llm", "backend=openai,model=m1,base-url=http://127.0.0.1:1/v1,price-in=1,price-out=4,max-tokens=50", "--dry-run")
+	require.Equal(t, 0, code, "eval --dry-run: %s", stderr)
+	var rep struct {
+		Rankers []struct {
+			Name     string  `json:"name"`
+			Requests int     `json:"requests"`
+			Cost     float64 `json:"cost"`
+		} `json:"rankers"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), "eval --dry-run output")
+	require.Len(t, rep.Rankers, 1)
+	assert.Equal(t, "llm:m1", rep.Rankers[0].Name)
+	assert.Positive(t, rep.Rankers[0].Requests)
+	assert.Positive(t, rep.Rankers[0].Cost)
+}

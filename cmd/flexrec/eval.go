@@ -41,6 +41,8 @@ type evalOptions struct {
 	maxTokens   int
 	// llms are the --llm values, one LLM ranker each (see parseLLMSpec).
 	llms []string
+	// dryRun prints the LLM rankers' requests and estimated cost instead.
+	dryRun bool
 }
 
 func newEvalCmd(s io3) *cobra.Command {
@@ -109,6 +111,7 @@ func (o *evalOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.out, "out", "", "also write results.csv, results.json and report.html into this folder")
 	f.IntVar(&o.resamples, "resamples", 1000, "bootstrap resamples per interval (0: no intervals)")
 	f.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "rankings run at once")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the LLM rankers' requests, estimated tokens and cost at their prices; call no server, write nothing")
 	f.StringVar(&o.split, "split", bc.Split, "building: leave-last-out or temporal")
 	f.IntVar(&o.candidates, "candidates", bc.NumCandidates, "building: candidate set size N")
 	f.Float64Var(&o.sparse, "sparse", 0, "building: observed fraction of feedback for training; --sparse alone means 0.1")
@@ -169,6 +172,9 @@ func runEval(ctx context.Context, o *evalOptions, s io3) error {
 	specs, err := o.llmSpecs()
 	if err != nil {
 		return err
+	}
+	if o.dryRun {
+		return evalDryRun(ctx, suite.Episodes, needs, specs, s)
 	}
 	rc, opened, err := o.rankerConfig(ctx, suite, needs, specs, log)
 	if err != nil {
