@@ -18,43 +18,37 @@ type interactions struct {
 	users, items map[string]int32
 	userItems    [][]int32 // per user, the items met, ascending
 	itemUsers    [][]int32 // per item, the users who met it, ascending
-	scratch      sync.Pool // of *userVector, one per ranking in flight
+	scratch      sync.Pool // of *[]float64: one value per user, all zero
 }
 
-// userVector is a ranking's scratch: one value per user, all zero between
-// rankings. touched lists the users set since the last reset, so a reset
-// costs what the ranking touched, not the number of users: that keeps a
-// ranking's cost independent of the size of the data.
-type userVector struct {
-	val     []float64
-	touched []int32
-}
-
-// add adds x to user v's value, noting v when it was zero. x must be
-// positive.
-func (w *userVector) add(v int32, x float64) {
-	if w.val[v] == 0 {
-		w.touched = append(w.touched, v)
+// vector returns a ranking's scratch: one value per user, all zero, from
+// the pool. The ranking gives it back with release after zeroing exactly
+// the entries it set, so a ranking costs what it touches, not the number
+// of users: that keeps its cost independent of the size of the data.
+func (m *interactions) vector() []float64 {
+	if w, ok := m.scratch.Get().(*[]float64); ok {
+		return *w
 	}
-	w.val[v] += x
+	return make([]float64, len(m.userItems))
 }
 
-// vector returns a zeroed scratch vector from the pool; give it back with
-// release.
-func (m *interactions) vector() *userVector {
-	if w, ok := m.scratch.Get().(*userVector); ok {
-		return w
-	}
-	return &userVector{val: make([]float64, len(m.userItems))}
-}
+// release returns w, zeroed by the caller, to the pool.
+func (m *interactions) release(w []float64) { m.scratch.Put(&w) }
 
-// release zeroes the entries w touched and returns it to the pool.
-func (m *interactions) release(w *userVector) {
-	for _, v := range w.touched {
-		w.val[v] = 0
+// clearUsers zeroes w at every user who met an item of p; work is the
+// number of such (item, user) entries. Past an eighth of the users it
+// clears the whole vector, a memclr being faster than scattered stores:
+// either way the cost is at most 8·work.
+func (m *interactions) clearUsers(w []float64, p []int32, work int) {
+	if 8*work >= len(w) {
+		clear(w)
+		return
 	}
-	w.touched = w.touched[:0]
-	m.scratch.Put(w)
+	for _, j := range p {
+		for _, v := range m.itemUsers[j] {
+			w[v] = 0
+		}
+	}
 }
 
 // newInteractions indexes the training interactions.
@@ -125,12 +119,12 @@ func newItemKNN(m *interactions, seed int64) Ranker {
 		p, _ := m.profile(ep)
 		// w[v] = Σ_{j ∈ P, v ∈ U_j} 1/sqrt(|U_j|), so that
 		// score(i) = Σ_{v ∈ U_i} w[v] / sqrt(|U_i|).
-		w := m.vector()
-		defer m.release(w)
+		w, work := m.vector(), 0
 		for _, j := range p {
+			work += len(m.itemUsers[j])
 			inv := 1 / math.Sqrt(float64(len(m.itemUsers[j])))
 			for _, v := range m.itemUsers[j] {
-				w.add(v, inv)
+				w[v] += inv
 			}
 		}
 		for c, cand := range ep.Candidates {
@@ -138,11 +132,13 @@ func newItemKNN(m *interactions, seed int64) Ranker {
 			if i, ok := m.items[cand.ItemID]; ok {
 				var s float64
 				for _, v := range m.itemUsers[i] {
-					s += w.val[v]
+					s += w[v]
 				}
 				dst[c] = s / math.Sqrt(float64(len(m.itemUsers[i])))
 			}
 		}
+		m.clearUsers(w, p, work)
+		m.release(w)
 		return nil
 	}}
 }
@@ -168,48 +164,76 @@ func NewUserKNN(train []dataset.Interaction, k int, seed int64) Ranker {
 
 func newUserKNN(m *interactions, k int, seed int64) Ranker {
 	return &scorer{name: "user-knn", seed: seed, score: func(_ context.Context, ep *prompt.Episode, dst []float64) error {
-		sim := m.neighbours(ep, k)
-		defer m.release(sim)
+		sim, near := m.neighbours(ep, k)
 		for c, cand := range ep.Candidates {
 			dst[c] = 0
 			if i, ok := m.items[cand.ItemID]; ok {
 				for _, v := range m.itemUsers[i] {
-					dst[c] += sim.val[v]
+					dst[c] += sim[v]
 				}
 			}
 		}
+		for _, v := range near {
+			sim[v] = 0
+		}
+		m.release(sim)
 		return nil
 	}}
 }
 
 // neighbours returns, for every user number, the cosine similarity to the
 // episode's user when that user is among its k nearest, else 0, in a
-// pooled vector the caller releases. Only the users who share an item with
-// the profile are visited.
-func (m *interactions) neighbours(ep *prompt.Episode, k int) *userVector {
+// pooled vector, and the users who share an item with the profile (the
+// only entries that may be non-zero): the caller zeroes those and releases
+// the vector. The cost is O(work) for the work (item, user) entries of the
+// profile's items, whatever the number of users: past an eighth of the
+// users it scans them all in order (cheaper, and the list comes sorted),
+// else it visits only the co-occurring ones.
+func (m *interactions) neighbours(ep *prompt.Episode, k int) ([]float64, []int32) {
 	p, self := m.profile(ep)
-	co := m.vector()
+	co, work := m.vector(), 0
 	for _, j := range p {
+		work += len(m.itemUsers[j])
 		for _, v := range m.itemUsers[j] {
-			co.add(v, 1)
+			co[v]++
 		}
 	}
-	near := make([]int32, 0, len(co.touched))
-	for _, v := range co.touched {
-		if v == self {
-			co.val[v] = 0
-			continue
+	sim := func(v int32) float64 {
+		return co[v] / math.Sqrt(float64(len(p))*float64(len(m.userItems[v])))
+	}
+	var near []int32
+	if 8*work >= len(co) {
+		for v, n := range co {
+			if n > 0 && int32(v) != self {
+				co[v] = sim(int32(v))
+				near = append(near, int32(v))
+			}
 		}
-		co.val[v] /= math.Sqrt(float64(len(p)) * float64(len(m.userItems[v])))
-		near = append(near, v)
+	} else {
+		// Visit each co-occurring user once: a count (> 0) becomes its
+		// similarity, stored negated to mark it done.
+		for _, j := range p {
+			for _, v := range m.itemUsers[j] {
+				if co[v] > 0 && v != self {
+					co[v] = -sim(v)
+					near = append(near, v)
+				}
+			}
+		}
+		for _, v := range near {
+			co[v] = -co[v]
+		}
+	}
+	if self >= 0 {
+		co[self] = 0 // the user is no neighbour of their own
 	}
 	if k > 0 && len(near) > k {
 		slices.SortFunc(near, func(a, b int32) int {
-			return cmp.Or(cmp.Compare(co.val[b], co.val[a]), cmp.Compare(a, b))
+			return cmp.Or(cmp.Compare(co[b], co[a]), cmp.Compare(a, b))
 		})
 		for _, v := range near[k:] {
-			co.val[v] = 0
+			co[v] = 0
 		}
 	}
-	return co
+	return co, near
 }

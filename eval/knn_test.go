@@ -109,6 +109,14 @@ func TestKNNMatchesReference(t *testing.T) {
 		genEps = append(genEps, *ep)
 	}
 	setups = append(setups, setup{"generated", gen, genEps})
+	// Many users, short profiles: a ranking touches far fewer than an
+	// eighth of the users, so the sparse paths run.
+	rng := rand.New(rand.NewPCG(13, 14))
+	var sparse []dataset.Interaction
+	for range 20000 {
+		sparse = append(sparse, dataset.Interaction{User: "u" + strconv.Itoa(rng.IntN(5000)), Item: "c" + strconv.Itoa(rng.IntN(2000)), Value: 4})
+	}
+	setups = append(setups, setup{"generated sparse", sparse, genEps})
 	for _, s := range setups {
 		t.Run(s.name, func(t *testing.T) {
 			m, ref := newInteractions(s.train), newRefInteractions(s.train)
