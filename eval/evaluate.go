@@ -246,7 +246,7 @@ func rankOne(ctx context.Context, rk Ranker, ep *prompt.Episode, j *judged, ms [
 // summarise turns the outcomes into the report's rows.
 func summarise(rankers []Ranker, episodes []prompt.Episode, out [][]outcome, cfg Config) *Report {
 	rep := &Report{Resamples: cfg.Resamples, Confidence: cfg.Confidence, Seed: cfg.Seed,
-		LLMs: llmInfos(rankers, out), Identical: identicalGroups(rankers, out)}
+		LLMs: llmInfos(rankers, out)}
 	for _, m := range cfg.Measures {
 		rep.Measures = append(rep.Measures, m.Name)
 	}
@@ -262,6 +262,7 @@ func summarise(rankers []Ranker, episodes []prompt.Episode, out [][]outcome, cfg
 			rep.Rows = append(rep.Rows, summariseRow(rk.Name(), need, rows, tracing, cfg))
 		}
 	}
+	rep.Identical = identicalGroups(rankers, out, rep)
 	return rep
 }
 

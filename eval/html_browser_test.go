@@ -50,7 +50,7 @@ func wideReport() *Report {
 		rep.LLMs = append(rep.LLMs, LLMInfo{Ranker: name, Backend: "openai", Model: strings.TrimPrefix(name, LLMPrefix),
 			Episodes: 1128, InvalidRate: 0.123, RepairRate: 0.05, PromptTokens: 17_184_516, CompletionTokens: 1_392_516})
 	}
-	rep.Identical = []Identical{{Rankers: []string{"mf", "llm:gpt-4o-mini"}, Episodes: 1128, Why: strings.Repeat("a long explanation ", 20)}}
+	rep.Identical = []Identical{{Rankers: []string{"mf", "llm:gpt-4o-mini"}, Episodes: 1128, Same: 1000, FirstDiff: 16, Why: strings.Repeat("a long explanation ", 20)}}
 	return rep
 }
 

@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"html/template"
+	"strings"
 )
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
@@ -13,8 +14,23 @@ var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap
 		}
 		return formatValue(s.Low) + "–" + formatValue(s.High)
 	},
-	"ms": func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"ms":   func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"name": breakable,
 }).Parse(reportHTML))
+
+// breakable escapes a ranker or model name for HTML and lets the browser
+// break the line after each '/', '-', ':', '_' or '.', so a long model name
+// wraps at its parts instead of widening its table or breaking mid-word.
+func breakable(s string) template.HTML {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteString(template.HTMLEscapeString(string(r)))
+		if strings.ContainsRune("/-:_.", r) {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String()) // every part escaped above
+}
 
 // reportHTML is the page. Its widths are fluid: the charts fill a CSS grid
 // of cells at least 300 px wide, the tables wrap long names, and a table
@@ -32,7 +48,7 @@ h1 { font-size: 22px; margin: 0 0 8px; }
 h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 h3 { font-size: 15px; margin: 16px 0 6px; }
 .meta { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 4px 24px; margin: 0 0 12px; }
-.meta div { min-width: 0; overflow-wrap: anywhere; }
+.meta div { min-width: 0; overflow-wrap: break-word; }
 .meta dt { display: inline; color: #666; }
 .meta dt::after { content: ": "; }
 .meta dd { display: inline; margin: 0; font-weight: 600; }
@@ -42,7 +58,7 @@ h3 { font-size: 15px; margin: 16px 0 6px; }
 table { border-collapse: collapse; margin: 4px 0 12px; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; vertical-align: top; }
 th { background: #f4f4f4; font-weight: 600; }
-th.name, td.name { text-align: left; overflow-wrap: anywhere; max-width: 260px; }
+th.name, td.name { text-align: left; overflow-wrap: break-word; }
 td.best { font-weight: 700; }
 tr.bound td { color: #777; font-style: italic; }
 .ci { display: block; font-size: 11px; color: #777; font-weight: 400; white-space: nowrap; }
@@ -50,7 +66,7 @@ tr.bound td { color: #777; font-style: italic; }
 .summary td:not(.name) { white-space: nowrap; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; vertical-align: baseline; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 8px 0; }
-.legend span { overflow-wrap: anywhere; }
+.legend span { overflow-wrap: break-word; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 12px 20px; }
 figure { margin: 0; min-width: 0; }
 figcaption { font-weight: 600; }
@@ -60,6 +76,8 @@ svg text { font: 10px system-ui, sans-serif; fill: #333; }
 .axis { stroke: #888; }
 .whisker { stroke: #222; stroke-width: 1.2; }
 .caption { color: #555; }
+table.numbers { font-size: 13px; }
+table.numbers th, table.numbers td { padding: 2px 4px; }
 </style>
 </head>
 <body>
@@ -68,21 +86,21 @@ svg text { font: 10px system-ui, sans-serif; fill: #333; }
 <dl class="meta">{{range .Meta}}<div><dt>{{.Label}}</dt><dd>{{.Value}}</dd></div>{{end}}</dl>
 {{if .LLMs}}<div class="scroll"><table>
 <tr><th class="name">LLM ranker</th><th class="name">backend</th><th class="name">model</th><th>temperature</th><th>episodes</th><th>invalid</th><th>repaired</th><th>tokens in / out</th><th>cost</th></tr>
-{{range .LLMs}}<tr><td class="name">{{.Ranker}}</td><td class="name">{{.Backend}}</td><td class="name">{{.Model}}</td><td>{{.Temperature}}</td><td>{{.Episodes}}</td><td>{{.Invalid}}</td><td>{{.Repaired}}</td><td>{{.Tokens}}</td><td>{{.Cost}}</td></tr>
+{{range .LLMs}}<tr><td class="name">{{name .Ranker}}</td><td class="name">{{.Backend}}</td><td class="name">{{name .Model}}</td><td>{{.Temperature}}</td><td>{{.Episodes}}</td><td>{{.Invalid}}</td><td>{{.Repaired}}</td><td>{{.Tokens}}</td><td>{{.Cost}}</td></tr>
 {{end}}</table></div>
 {{end}}{{if .Rollouts}}<h3>Rollouts</h3>
 <dl class="meta">{{range .Rollouts}}<div><dt>{{.Label}}</dt><dd>{{.Value}}</dd></div>{{end}}</dl>
 {{end}}{{if .Notes}}<div class="notes">{{range .Notes}}<p>{{.}}</p>{{end}}</div>
 {{end}}</header>
 <main>
-<h2>Summary</h2>
+<h2 id="summary">Summary</h2>
 <p class="caption">{{.Caption}} Best mean per column in bold; the oracle ranks by the true gains, an upper bound, and is left out of the comparison.</p>
 {{range .Needs}}<h3>{{.Need}} <span class="caption">({{.Episodes}} episodes)</span></h3>
 <div class="scroll"><table class="summary">
 <tr><th class="name">ranker</th>{{range .Columns}}<th>{{.}}</th>{{end}}</tr>
-{{range .Summary}}<tr{{if .Bound}} class="bound"{{end}}><td class="name"><span class="swatch" style="background: {{.Color}}"></span>{{.Ranker}}</td>{{range .Cells}}<td{{if .Best}} class="best"{{end}}>{{.Mean}}{{if .Interval}}<span class="ci">({{.Interval}})</span>{{end}}</td>{{end}}</tr>
+{{range .Summary}}<tr{{if .Bound}} class="bound"{{end}}><td class="name"><span class="swatch" style="background: {{.Color}}"></span>{{name .Ranker}}</td>{{range .Cells}}<td{{if .Best}} class="best"{{end}}>{{.Mean}}{{if .Interval}}<span class="ci">({{.Interval}})</span>{{end}}</td>{{end}}</tr>
 {{end}}</table></div>
-{{end}}<h2>Charts</h2>
+{{end}}<h2 id="charts">Charts</h2>
 <p class="legend">{{range .Legend}}<span><span class="swatch" style="background: {{.Color}}"></span>{{.Name}}</span>{{end}}</p>
 {{range .Needs}}<h3>{{.Need}}</h3>
 <div class="charts">
@@ -97,11 +115,11 @@ svg text { font: 10px system-ui, sans-serif; fill: #333; }
 {{end}}</svg>
 </figure>
 {{end}}</div>
-{{end}}<h2>All numbers</h2>
+{{end}}<h2 id="numbers">All numbers</h2>
 <p class="caption">{{.Caption}} ms/rank is the mean wall time of one ranking.</p>
-<div class="scroll"><table>
+<div class="scroll"><table class="numbers">
 <tr><th class="name">ranker</th><th class="name">need</th><th>n</th>{{range .Report.Measures}}<th>{{.}}</th>{{end}}<th>ms/rank</th>{{if .LLM}}<th>invalid</th><th>repaired</th><th>tokens in/out</th>{{end}}</tr>
-{{$llm := .LLM}}{{range .Report.Rows}}<tr><td class="name">{{.Ranker}}</td><td class="name">{{.Need}}</td><td>{{.Episodes}}</td>{{range .Metrics}}<td>{{value .Mean}}{{with interval .}}<span class="ci">{{.}}</span>{{end}}</td>{{end}}<td>{{ms .LatencyMS}}</td>{{if $llm}}{{range llmcells .LLM}}<td>{{.}}</td>{{end}}{{end}}</tr>
+{{$llm := .LLM}}{{range .Report.Rows}}<tr><td class="name">{{name .Ranker}}</td><td class="name">{{.Need}}</td><td>{{.Episodes}}</td>{{range .Metrics}}<td>{{value .Mean}}{{with interval .}}<span class="ci">{{.}}</span>{{end}}</td>{{end}}<td>{{ms .LatencyMS}}</td>{{if $llm}}{{range llmcells .LLM}}<td>{{.}}</td>{{end}}{{end}}</tr>
 {{end}}</table></div>
 </main>
 </body>

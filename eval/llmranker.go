@@ -139,7 +139,7 @@ func (r *llmRanker) info() LLMInfo {
 func (r *llmRanker) about() string {
 	if r.cfg.BackendKind == "builtin" && r.cfg.temperature() == 0 {
 		return "the greedy answer (temperature 0) of the builtin Plackett–Luce policy, which is the order of its " +
-			"BPR matrix-factorisation scores trained on the training interactions"
+			"BPR matrix-factorisation scores trained on the training interactions (near-ties may fall differently)"
 	}
 	return fmt.Sprintf("the answers of model %s on the %s backend at temperature %g", r.cfg.Model, orUnknown(r.cfg.BackendKind), r.cfg.temperature())
 }

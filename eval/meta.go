@@ -2,7 +2,6 @@ package eval
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -82,14 +81,21 @@ type LLMInfo struct {
 	Cost *float64 `json:"cost,omitempty"`
 }
 
-// Identical records rankers that put every candidate in the same place on
-// every episode of the report, so their rows coincide.
+// Identical records rankers whose rows coincide: every mean the reports
+// print is the same, because their rankings are the same on every episode
+// or differ only where no printed measure looks.
 type Identical struct {
 	// Rankers are the names of the coinciding rankers (two or more), in
 	// report order.
 	Rankers []string `json:"rankers"`
 	// Episodes is the number of episodes compared: all of the report's.
 	Episodes int `json:"episodes"`
+	// Same is the number of episodes on which all of them rank every
+	// candidate alike; Same == Episodes means identical rankings.
+	Same int `json:"same_rankings"`
+	// FirstDiff is the first position (1-based) at which any two of them
+	// rank differently on any episode; 0 when Same == Episodes.
+	FirstDiff int `json:"first_difference,omitempty"`
 	// Why says what the rankers rank by, as far as eval knows it.
 	Why string `json:"why"`
 }
@@ -100,7 +106,11 @@ func (i Identical) Note() string {
 	if n := len(i.Rankers); n > 1 {
 		names = strings.Join(i.Rankers[:n-1], ", ") + " and " + i.Rankers[n-1]
 	}
-	return fmt.Sprintf("%s: identical rankings on all %d episodes: %s.", names, i.Episodes, i.Why)
+	if i.Same == i.Episodes {
+		return fmt.Sprintf("%s: identical rankings on all %d episodes: %s.", names, i.Episodes, i.Why)
+	}
+	return fmt.Sprintf("%s: the same numbers at the printed precision; identical rankings on %d of %d episodes, the others first differ at position %d: %s.",
+		names, i.Same, i.Episodes, i.FirstDiff, i.Why)
 }
 
 // SetCost records the cost of the named LLM ranker's requests in the
@@ -142,56 +152,108 @@ func llmInfos(rankers []Ranker, out [][]outcome) []LLMInfo {
 	return infos
 }
 
-// identicalGroups returns the groups of two or more rankers whose
-// rankings agree on all episodes, each in ranker order. Cost O(R²·E·N) for
-// R rankers, E episodes of N candidates.
-func identicalGroups(rankers []Ranker, out [][]outcome) []Identical {
+// identicalGroups returns the groups of two or more rankers whose rows in
+// rep print the same means for every need and measure, each in ranker
+// order, with how far their rankings agree. Cost O(R²·E·N) for R rankers,
+// E episodes of N candidates.
+func identicalGroups(rankers []Ranker, out [][]outcome, rep *Report) []Identical {
 	var groups []Identical
 	done := make([]bool, len(rankers))
 	for a := range rankers {
 		if done[a] {
 			continue
 		}
-		members, random := []Ranker{rankers[a]}, rankers[a].Name() == RankerRandom
+		members := []int{a}
 		for b := a + 1; b < len(rankers); b++ {
-			if !done[b] && sameRankings(out[a], out[b]) {
+			if !done[b] && sameRows(rep, rankers[a].Name(), rankers[b].Name()) {
 				done[b] = true
-				members = append(members, rankers[b])
-				random = random || rankers[b].Name() == RankerRandom
+				members = append(members, b)
 			}
 		}
-		if len(members) < 2 {
-			continue
+		if len(members) > 1 {
+			groups = append(groups, describeGroup(rankers, out, members))
 		}
-		id := Identical{Episodes: len(out[a]), Why: tiedWhy}
-		for _, m := range members {
-			id.Rankers = append(id.Rankers, m.Name())
-		}
-		if !random {
-			id.Why = why(members)
-		}
-		groups = append(groups, id)
 	}
 	return groups
+}
+
+// describeGroup compares the rankings of a group of coinciding rankers
+// with its first member's and says why they coincide.
+func describeGroup(rankers []Ranker, out [][]outcome, members []int) Identical {
+	first := members[0]
+	id := Identical{Episodes: len(out[first])}
+	random := false
+	for _, m := range members {
+		id.Rankers = append(id.Rankers, rankers[m].Name())
+		random = random || rankers[m].Name() == RankerRandom
+	}
+	for e := range out[first] {
+		same := true
+		for _, m := range members[1:] {
+			if p := firstDifference(out[first][e].ranking, out[m][e].ranking); p > 0 {
+				same = false
+				if id.FirstDiff == 0 || p < id.FirstDiff {
+					id.FirstDiff = p
+				}
+			}
+		}
+		if same {
+			id.Same++
+		}
+	}
+	switch {
+	case random && id.Same == id.Episodes:
+		id.Why = tiedWhy
+	default:
+		group := make([]Ranker, len(members))
+		for i, m := range members {
+			group[i] = rankers[m]
+		}
+		id.Why = why(group)
+	}
+	return id
+}
+
+// sameRows reports whether two rankers' rows print the same means for every
+// need and measure.
+func sameRows(rep *Report, a, b string) bool {
+	found := false
+	for i := range rep.Rows {
+		ra := &rep.Rows[i]
+		if ra.Ranker != a {
+			continue
+		}
+		rb, ok := rep.Row(b, ra.Need)
+		if !ok {
+			return false
+		}
+		for m := range ra.Metrics {
+			if formatValue(ra.Metrics[m].Mean) != formatValue(rb.Metrics[m].Mean) {
+				return false
+			}
+		}
+		found = true
+	}
+	return found
+}
+
+// firstDifference returns the first position (1-based) where two rankings
+// differ, 0 when they are equal.
+func firstDifference(a, b []int) int {
+	for p := range min(len(a), len(b)) {
+		if a[p] != b[p] {
+			return p + 1
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b)) + 1
+	}
+	return 0
 }
 
 // tiedWhy explains rankers that coincide with random.
 const tiedWhy = "their scores tie on every candidate of these episodes (nothing in the training data separates the candidates), " +
 	"so they all fall back to the same seeded random tie-break order"
-
-// sameRankings reports whether two rankers' outcomes hold the same
-// rankings, episode by episode.
-func sameRankings(a, b []outcome) bool {
-	if len(a) == 0 {
-		return false
-	}
-	for e := range a {
-		if !slices.Equal(a[e].ranking, b[e].ranking) {
-			return false
-		}
-	}
-	return true
-}
 
 // why explains a coincidence from what the rankers rank by.
 func why(members []Ranker) string {

@@ -398,3 +398,10 @@ func TestEvaluateIdentical(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, rep.Identical, "Evaluate: random and popularity differ")
 }
+
+func TestIdenticalNote(t *testing.T) {
+	id := Identical{Rankers: []string{"mf", "llm:builtin-pl"}, Episodes: 103, Same: 84, FirstDiff: 16, Why: "both rank by BPR scores"}
+	assert.Equal(t, "mf and llm:builtin-pl: the same numbers at the printed precision; identical rankings on 84 of 103 episodes, the others first differ at position 16: both rank by BPR scores.", id.Note())
+	assert.Equal(t, 16, firstDifference([]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 15}), "firstDifference")
+	assert.Zero(t, firstDifference([]int{2, 1}, []int{2, 1}), "firstDifference of equal rankings")
+}

@@ -51,7 +51,7 @@ func sampleReportMeta() *Report {
 	rep.LLMs = []LLMInfo{{Ranker: "<llm>", Backend: "openai", Model: "gpt-4o-mini", Episodes: 910, InvalidRate: 0.17,
 		RepairRate: 0.08, PromptTokens: 1_377_000, CompletionTokens: 86_000}}
 	rep.SetCost("<llm>", 0.0123)
-	rep.Identical = []Identical{{Rankers: []string{"popularity", "<llm>"}, Episodes: 910, Why: "they rank by the same scores"}}
+	rep.Identical = []Identical{{Rankers: []string{"popularity", "<llm>"}, Episodes: 910, Same: 910, Why: "they rank by the same scores"}}
 	return rep
 }
 
@@ -135,7 +135,7 @@ func TestWriteJSONMeta(t *testing.T) {
 	assert.Equal(t, map[string]any{"ranker": "<llm>", "backend": "openai", "model": "gpt-4o-mini", "temperature": 0.0,
 		"episodes": 910.0, "invalid_rate": 0.17, "repair_rate": 0.08, "prompt_tokens": 1_377_000.0, "completion_tokens": 86_000.0, "cost": 0.0123},
 		doc.LLMs[0])
-	assert.Equal(t, []map[string]any{{"rankers": []any{"popularity", "<llm>"}, "episodes": 910.0, "why": "they rank by the same scores"}}, doc.Identical)
+	assert.Equal(t, []map[string]any{{"rankers": []any{"popularity", "<llm>"}, "episodes": 910.0, "same_rankings": 910.0, "why": "they rank by the same scores"}}, doc.Identical)
 }
 
 type jsonStat struct {
@@ -179,13 +179,13 @@ func TestWriteHTML(t *testing.T) {
 	}
 	for _, want := range []string{"<dt>dataset</dt><dd>ml-latest-small</dd>", "<dt>date</dt><dd>2026-12-03T22:00:00Z</dd>",
 		"<dt>flexrec</dt><dd>v0.1.0&#43;0123456789ab</dd>", "<dt>episodes</dt><dd>910 (interest 610, explore 300)</dd>",
-		"<td class=\"name\">gpt-4o-mini</td>", "<td>17.0%</td><td>8.0%</td><td>1,377,000 / 86,000</td><td>0.0123</td>",
+		"<td class=\"name\">gpt-<wbr>4o-<wbr>mini</td>", "<td>17.0%</td><td>8.0%</td><td>1,377,000 / 86,000</td><td>0.0123</td>",
 		"<dt>invalid</dt><dd>12.5%</dd>", "<dt>repaired</dt><dd>6.2%</dd>", "<dt>cost</dt><dd>0.2500</dd>",
 		"popularity and &lt;llm&gt;: identical rankings on all 910 episodes: they rank by the same scores.",
 		`<td class="best">0.500<span class="ci">(0.450–0.550)</span></td>`} {
-		assert.Contains(t, page, want, "WriteHTML page")
+		assert.True(t, strings.Contains(page, want), "WriteHTML page lacks %s", want)
 	}
-	order := []string{"<header>", "<h2>Summary</h2>", "<h2>Charts</h2>", "<h2>All numbers</h2>"}
+	order := []string{"<header>", `<h2 id="summary">Summary</h2>`, `<h2 id="charts">Charts</h2>`, `<h2 id="numbers">All numbers</h2>`}
 	for i := 1; i < len(order); i++ {
 		assert.Less(t, strings.Index(page, order[i-1]), strings.Index(page, order[i]), "%s comes before %s", order[i-1], order[i])
 	}
