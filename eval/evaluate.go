@@ -262,7 +262,7 @@ func summarise(rankers []Ranker, episodes []prompt.Episode, out [][]outcome, cfg
 			rep.Rows = append(rep.Rows, summariseRow(rk.Name(), need, rows, tracing, cfg))
 		}
 	}
-	rep.Identical = identicalGroups(rankers, out, rep)
+	rep.Identical = identicalGroups(factsOf(rankers), out, rep)
 	return rep
 }
 

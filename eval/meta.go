@@ -135,28 +135,34 @@ func llmInfos(rankers []Ranker, out [][]outcome) []LLMInfo {
 			continue
 		}
 		info := lr.info()
-		var invalid, repaired int
-		for _, o := range out[r] {
-			info.Episodes++
-			invalid += int(b2f(o.trace.Invalid))
-			repaired += int(b2f(o.trace.Repaired))
-			info.PromptTokens += o.trace.PromptTokens
-			info.CompletionTokens += o.trace.CompletionTokens
-		}
-		if info.Episodes > 0 {
-			info.InvalidRate = float64(invalid) / float64(info.Episodes)
-			info.RepairRate = float64(repaired) / float64(info.Episodes)
-		}
+		countLLM(&info, out[r])
 		infos = append(infos, info)
 	}
 	return infos
+}
+
+// countLLM sets info's statistics from a ranker's outcomes.
+func countLLM(info *LLMInfo, outs []outcome) {
+	var invalid, repaired int
+	info.Episodes, info.PromptTokens, info.CompletionTokens = 0, 0, 0
+	for _, o := range outs {
+		info.Episodes++
+		invalid += int(b2f(o.trace.Invalid))
+		repaired += int(b2f(o.trace.Repaired))
+		info.PromptTokens += o.trace.PromptTokens
+		info.CompletionTokens += o.trace.CompletionTokens
+	}
+	if info.Episodes > 0 {
+		info.InvalidRate = float64(invalid) / float64(info.Episodes)
+		info.RepairRate = float64(repaired) / float64(info.Episodes)
+	}
 }
 
 // identicalGroups returns the groups of two or more rankers whose rows in
 // rep print the same means for every need and measure, each in ranker
 // order, with how far their rankings agree. Cost O(R²·E·N) for R rankers,
 // E episodes of N candidates.
-func identicalGroups(rankers []Ranker, out [][]outcome, rep *Report) []Identical {
+func identicalGroups(rankers []rankerFacts, out [][]outcome, rep *Report) []Identical {
 	var groups []Identical
 	done := make([]bool, len(rankers))
 	for a := range rankers {
@@ -165,7 +171,7 @@ func identicalGroups(rankers []Ranker, out [][]outcome, rep *Report) []Identical
 		}
 		members := []int{a}
 		for b := a + 1; b < len(rankers); b++ {
-			if !done[b] && sameRows(rep, rankers[a].Name(), rankers[b].Name()) {
+			if !done[b] && sameRows(rep, rankers[a].name, rankers[b].name) {
 				done[b] = true
 				members = append(members, b)
 			}
@@ -179,13 +185,13 @@ func identicalGroups(rankers []Ranker, out [][]outcome, rep *Report) []Identical
 
 // describeGroup compares the rankings of a group of coinciding rankers
 // with its first member's and says why they coincide.
-func describeGroup(rankers []Ranker, out [][]outcome, members []int) Identical {
+func describeGroup(rankers []rankerFacts, out [][]outcome, members []int) Identical {
 	first := members[0]
 	id := Identical{Episodes: len(out[first])}
 	random := false
 	for _, m := range members {
-		id.Rankers = append(id.Rankers, rankers[m].Name())
-		random = random || rankers[m].Name() == RankerRandom
+		id.Rankers = append(id.Rankers, rankers[m].name)
+		random = random || rankers[m].name == RankerRandom
 	}
 	for e := range out[first] {
 		same := true
@@ -205,7 +211,7 @@ func describeGroup(rankers []Ranker, out [][]outcome, members []int) Identical {
 	case random && id.Same == id.Episodes:
 		id.Why = tiedWhy
 	default:
-		group := make([]Ranker, len(members))
+		group := make([]rankerFacts, len(members))
 		for i, m := range members {
 			group[i] = rankers[m]
 		}
@@ -256,16 +262,32 @@ const tiedWhy = "their scores tie on every candidate of these episodes (nothing 
 	"so they all fall back to the same seeded random tie-break order"
 
 // why explains a coincidence from what the rankers rank by.
-func why(members []Ranker) string {
+func why(members []rankerFacts) string {
 	var parts []string
 	for _, m := range members {
-		a := about(m)
+		a := m.about
 		if a == "" {
 			return "they rank by the same order of the candidates (the same scores, or scores in the same order)"
 		}
-		parts = append(parts, fmt.Sprintf("%s ranks by %s", m.Name(), a))
+		parts = append(parts, fmt.Sprintf("%s ranks by %s", m.name, a))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// rankerFacts is what a report needs of a ranker beyond its outcomes:
+// its name and what it ranks by (see about). Merged shards carry them in
+// place of the rankers.
+type rankerFacts struct {
+	name, about string
+}
+
+// factsOf returns the facts of rankers.
+func factsOf(rankers []Ranker) []rankerFacts {
+	facts := make([]rankerFacts, len(rankers))
+	for i, r := range rankers {
+		facts[i] = rankerFacts{name: r.Name(), about: about(r)}
+	}
+	return facts
 }
 
 // about says what a ranker ranks by; "" when eval does not know.

@@ -43,6 +43,8 @@ type evalOptions struct {
 	llms []string
 	// dryRun prints the LLM rankers' requests and estimated cost instead.
 	dryRun bool
+	// shard evaluates one shard (k/n) into --out/shard.json for flexrec merge.
+	shard string
 }
 
 func newEvalCmd(s io3) *cobra.Command {
@@ -112,6 +114,7 @@ func (o *evalOptions) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.resamples, "resamples", 1000, "bootstrap resamples per interval (0: no intervals)")
 	f.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "rankings run at once")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the LLM rankers' requests, estimated tokens and cost at their prices; call no server, write nothing")
+	f.StringVar(&o.shard, "shard", "", "evaluate only shard k of n (k/n, 0 <= k < n) of the episodes into --out/shard.json; 'flexrec merge' computes the whole report")
 	f.StringVar(&o.split, "split", bc.Split, "building: leave-last-out or temporal")
 	f.IntVar(&o.candidates, "candidates", bc.NumCandidates, "building: candidate set size N")
 	f.Float64Var(&o.sparse, "sparse", 0, "building: observed fraction of feedback for training; --sparse alone means 0.1")
@@ -185,6 +188,9 @@ func runEval(ctx context.Context, o *evalOptions, s io3) error {
 		return usagef("--rankers: %v", err)
 	} else if err != nil {
 		return err
+	}
+	if o.shard != "" {
+		return o.runShard(ctx, rankers, suite.Episodes, ec, func(rep *eval.Report) { o.evalMeta(rep, needs, specs, opened) }, s)
 	}
 	rep, err := eval.Evaluate(ctx, rankers, suite.Episodes, ec)
 	if err != nil {

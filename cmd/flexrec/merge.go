@@ -22,7 +22,7 @@ type mergeOptions struct {
 func newMergeCmd(s io3) *cobra.Command {
 	o := &mergeOptions{}
 	c := &cobra.Command{
-		Use:   "merge --out OUT (--episodes FILE ROLLOUTS... | RUN_DIR...)",
+		Use:   "merge --out OUT (--episodes FILE ROLLOUTS... | RUN_DIR... | EVAL_DIR...)",
 		Short: "Join the outputs of shards (--shard k/n) into one machine's",
 		Long: `Join rollouts files written by 'flexrec rollout --shard k/n' (or 'batch ingest'
 of a sharded prepare) into --out, byte for byte the file one unsharded run
@@ -41,10 +41,16 @@ the exports from the merged rollouts. Sharded runs write no report; run the
 job unsharded with the merged folder as --out to write it (the rollouts are
 found done, only the report's requests are sent).
 
+Given the --out folders of 'flexrec eval --shard k/n', it computes the whole
+evaluation's report from the shards' per-episode results into --out
+(results.csv, results.json, report.html; Markdown on stdout): means, bootstrap
+intervals and LLM statistics equal one machine's, timings aside.
+
 Examples:
   for k in 0 1 2 3; do flexrec rollout --episodes eps.jsonl --shard $k/4 --out r$k.jsonl; done
   flexrec merge --episodes eps.jsonl --out rollouts.jsonl r0.jsonl r1.jsonl r2.jsonl r3.jsonl
-  flexrec merge --out out/job out/shard-0 out/shard-1 out/shard-2 out/shard-3`,
+  flexrec merge --out out/job out/shard-0 out/shard-1 out/shard-2 out/shard-3
+  flexrec merge --out report ev-0 ev-1 ev-2 ev-3      # eval --shard k/4 --out ev-k`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runMerge(cmd.Context(), o, args, s) },
 	}
@@ -57,6 +63,12 @@ Examples:
 
 func runMerge(ctx context.Context, o *mergeOptions, inputs []string, s io3) error {
 	if fi, err := os.Stat(inputs[0]); err == nil && fi.IsDir() {
+		if isEvalShard(inputs[0]) {
+			if o.out == "" {
+				return usagef("--out is required")
+			}
+			return runMergeEval(o, inputs, s)
+		}
 		return runMergeDirs(ctx, o, inputs, s)
 	}
 	if o.episodes == "" || o.out == "" {
