@@ -15,19 +15,21 @@ import (
 type DryRunReport struct {
 	// Rollouts estimates the rollouts' requests (the shard's, when
 	// sharded).
-	Rollouts batch.Estimate `json:"rollouts"`
-	// Report estimates the report's policy requests (one per held-out
-	// episode, greedy); zero when the report is skipped or sharded.
-	Report batch.Estimate `json:"report"`
+	Rollouts estimateSum `json:"rollouts"`
+	// Report estimates the report's LLM requests (one per held-out
+	// episode, greedy, for the policy and each of eval.llms; the shard's
+	// episodes when sharded); zero when the report is skipped.
+	Report estimateSum `json:"report"`
 	// Total adds them up.
-	Total batch.Estimate `json:"total"`
+	Total estimateSum `json:"total"`
 	// Prices are the job's prices per million tokens.
 	Prices llm.Prices `json:"prices"`
 }
 
-// DryRun builds the job's episodes and renders every request the job
-// would send through the online render path, over a backend that
-// answers nothing, and prices the estimate (see batch.Estimate). It
+// DryRun builds the job's episodes and renders every request the job (or
+// its shard sh) would send through the online render path, over a
+// backend that answers nothing, and prices the estimate (see
+// batch.Estimate). It
 // opens no backend and writes nothing. In the sparse mode unobserved
 // gains count as 0 (no critic is trained): the requests do not depend on
 // them.
@@ -41,25 +43,29 @@ func DryRun(ctx context.Context, job Job, sh shard.Spec, log *slog.Logger) (*Dry
 	}
 	rep := &DryRunReport{Prices: llm.Prices{InputPerMillion: job.Backend.PriceInput, OutputPerMillion: job.Backend.PriceOutput}}
 	byID := func(e *prompt.Episode) string { return e.ID }
-	if rep.Rollouts, err = estimate(ctx, job, st, shard.Filter(sh, st.train, byID), job.Rollout.Samples, rep.Prices); err != nil {
+	if rep.Rollouts.Estimate, err = estimate(ctx, job, st, shard.Filter(sh, st.train, byID), job.Rollout.Samples, rep.Prices); err != nil {
 		return nil, err
 	}
-	if !job.Eval.Skip && sh.N == 0 {
+	if !job.Eval.Skip {
 		test := st.test
 		if len(test) == 0 {
 			test = st.train
 		}
-		if rep.Report, err = estimate(ctx, job, st, test, 1, rep.Prices); err != nil {
+		test = shard.Filter(sh, test, byID)
+		if rep.Report.Estimate, err = estimate(ctx, job, st, test, 1, rep.Prices); err != nil {
 			return nil, err
+		}
+		for _, l := range job.Eval.LLMs {
+			p := llm.Prices{InputPerMillion: l.PriceInput, OutputPerMillion: l.PriceOutput}
+			e, err := estimate(ctx, job, st, test, 1, p)
+			if err != nil {
+				return nil, err
+			}
+			rep.Report.add(e)
 		}
 	}
 	rep.Total = rep.Rollouts
-	rep.Total.Requests += rep.Report.Requests
-	rep.Total.PromptTokens += rep.Report.PromptTokens
-	rep.Total.CompletionTokens += rep.Report.CompletionTokens
-	rep.Total.MaxCompletionTokens += rep.Report.MaxCompletionTokens
-	rep.Total.Cost += rep.Report.Cost
-	rep.Total.MaxCost += rep.Report.MaxCost
+	rep.Total.add(rep.Report.Estimate)
 	return rep, nil
 }
 
@@ -82,3 +88,15 @@ type zeroCritic struct{}
 
 // Predict implements rl.Predictor.
 func (zeroCritic) Predict(string, string) (float64, float64) { return 0, 0 }
+
+// estimateSum is a batch.Estimate that adds up.
+type estimateSum struct{ batch.Estimate }
+
+func (e *estimateSum) add(o batch.Estimate) {
+	e.Requests += o.Requests
+	e.PromptTokens += o.PromptTokens
+	e.CompletionTokens += o.CompletionTokens
+	e.MaxCompletionTokens += o.MaxCompletionTokens
+	e.Cost += o.Cost
+	e.MaxCost += o.MaxCost
+}

@@ -41,10 +41,11 @@ type Options struct {
 	// TruncateAtDamage cuts a damaged rollouts file at its first damaged
 	// line instead of refusing to resume it.
 	TruncateAtDamage bool
-	// Shard rolls out only its episodes (the whole job when zero); the
-	// episode files, the critic and the fingerprint stay the whole job's,
-	// so `flexrec merge` of the shards equals one machine's rollouts. A
-	// sharded job writes no report.
+	// Shard rolls out and evaluates only its episodes (the whole job when
+	// zero); the episode files, the critic and the fingerprint stay the
+	// whole job's, so Merge of the shards equals one machine's outputs. A
+	// sharded job writes report/shard.json (see eval.EvaluateShard), not a
+	// report; Merge computes the report from the shards'.
 	Shard shard.Spec
 	// MaxCost stops the rollouts once this invocation's requests cost that
 	// much at the job's prices (see Budget); 0 is no limit.
@@ -137,7 +138,7 @@ func Run(ctx context.Context, job Job, dir string, opts Options) (sum *Summary, 
 	claimed := false
 	defer func() {
 		if !claimed && errors.Is(statErr, os.ErrNotExist) {
-			_ = lock.Release()      // the process's exit releases it anyway
+			_ = lock.Release()    // the process's exit releases it anyway
 			_ = os.RemoveAll(dir) // best effort: nothing of this job is in it
 		}
 		if rerr := lock.Release(); rerr != nil && err == nil {
@@ -172,8 +173,8 @@ func Run(ctx context.Context, job Job, dir string, opts Options) (sum *Summary, 
 	if sum.Exports, err = exports(ctx, job, dir, log); err != nil {
 		return sum, err
 	}
-	if !job.Eval.Skip && opts.Shard.N == 0 {
-		if sum.Report, err = report(ctx, job, dir, st, backend, sum, log); err != nil {
+	if !job.Eval.Skip {
+		if sum.Report, err = report(ctx, job, dir, st, backend, sum, opts.Shard, log); err != nil {
 			return sum, err
 		}
 	}

@@ -98,7 +98,7 @@ func rollouts(ctx context.Context, job Job, dir string, st *state, b *Opened, op
 // row llm:<model>; "policy" names it in eval.rankers) and the LLM rankers
 // of eval.llms on the episodes' dense truth into dir/report, with a header
 // from the job and its summary.
-func report(ctx context.Context, job Job, dir string, st *state, b *Opened, sum *Summary, log *slog.Logger) (string, error) {
+func report(ctx context.Context, job Job, dir string, st *state, b *Opened, sum *Summary, sh shard.Spec, log *slog.Logger) (string, error) {
 	rc := eval.DefaultRankerConfig()
 	rc.Train, rc.Needs, rc.Seed = st.suite.Train, st.needs, job.Rollout.Seed
 	zero := 0.0
@@ -128,7 +128,7 @@ func report(ctx context.Context, job Job, dir string, st *state, b *Opened, sum 
 	if len(test) == 0 { // holdout 0: report on the rollouts' episodes
 		test = st.train
 	}
-	rep, err := eval.Evaluate(ctx, rankers, test, ecfg)
+	rep, part, err := evaluate(ctx, rankers, test, ecfg, sh)
 	if err != nil {
 		return "", err
 	}
@@ -139,6 +139,9 @@ func report(ctx context.Context, job Job, dir string, st *state, b *Opened, sum 
 		}
 	}
 	out := filepath.Join(dir, "report")
+	if part != nil {
+		return out, writeReportShard(out, part)
+	}
 	if err := eval.WriteDir(out, rep); err != nil {
 		return "", err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,4 +102,35 @@ func TestEvalDryRun(t *testing.T) {
 	assert.Equal(t, "llm:m1", rep.Rankers[0].Name)
 	assert.Positive(t, rep.Rankers[0].Requests)
 	assert.Positive(t, rep.Rankers[0].Cost)
+}
+
+// TestRunDryRun checks run --dry-run: rollouts are G per training
+// episode, the report one per held-out episode, and the shards' counts
+// add up to the whole job's.
+func TestRunDryRun(t *testing.T) {
+	args := []string{"run", "--out", filepath.Join(t.TempDir(), "never"), "--limit", "20", "--samples", "3",
+		"--backend", "openai", "--model", "m", "--base-url", "http://127.0.0.1:1/v1", "--price-in", "1", "--dry-run"}
+	read := func(extra ...string) (rollouts, report int) {
+		code, out, stderr := runCLI(t, "", append(args, extra...)...)
+		require.Equal(t, 0, code, "run --dry-run %v: %s", extra, stderr)
+		var rep struct {
+			Rollouts, Report struct {
+				Requests int `json:"requests"`
+			}
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &rep))
+		return rep.Rollouts.Requests, rep.Report.Requests
+	}
+	ro, rp := read()
+	assert.Positive(t, rp, "report requests")
+	assert.Zero(t, ro%3, "G requests per episode")
+	assert.Equal(t, 20*3, ro+3*rp, "20 episodes: the held-out ones to the report, the others rolled out")
+	sumRo, sumRp := 0, 0
+	for k := range 4 {
+		a, b := read("--shard", fmt.Sprintf("%d/4", k))
+		sumRo, sumRp = sumRo+a, sumRp+b
+	}
+	assert.Equal(t, ro, sumRo, "the shards' rollouts add up")
+	assert.Equal(t, rp, sumRp, "the shards' report requests add up")
+	assert.NoDirExists(t, args[2], "a dry run writes nothing")
 }

@@ -18,8 +18,11 @@ type MergeStats struct {
 	Inputs, Records int
 	// Duplicates counts records found more than once (identical copies).
 	Duplicates int
-	// Episodes and Rollouts are what the merged file holds.
-	Episodes, Rollouts int
+	// Episodes and Rollouts are what the merged file holds; Invalid counts
+	// its rollouts whose answer needed repair, PromptTokens and
+	// CompletionTokens add up their usage.
+	Episodes, Rollouts, Invalid    int
+	PromptTokens, CompletionTokens int
 	// Missing lists the episodes without a complete group, in order.
 	Missing []string `json:",omitempty"`
 	// Fingerprint is the job fingerprint every record carries.
@@ -48,8 +51,9 @@ func MergeRollouts(inputs []string, eps []prompt.Episode, out string, allowIncom
 		index[eps[i].ID] = i
 	}
 	groups := make([][][]byte, len(eps))
+	facts := make([][]recFacts, len(eps))
 	for _, in := range inputs {
-		if err := st.read(in, index, groups); err != nil {
+		if err := st.read(in, index, groups, facts); err != nil {
 			return st, err
 		}
 	}
@@ -60,9 +64,13 @@ func MergeRollouts(inputs []string, eps []prompt.Episode, out string, allowIncom
 			continue
 		}
 		st.Episodes++
-		for _, line := range groups[i] {
+		for k, line := range groups[i] {
 			buf = append(buf, line...)
 			st.Rollouts++
+			f := facts[i][k]
+			st.Invalid += f.invalid
+			st.PromptTokens += f.prompt
+			st.CompletionTokens += f.completion
 		}
 	}
 	if len(st.Missing) > 0 && !allowIncomplete {
@@ -96,8 +104,11 @@ func complete(g [][]byte) bool {
 	return true
 }
 
+// recFacts are the counts a merged record adds to MergeStats.
+type recFacts struct{ invalid, prompt, completion int }
+
 // read adds one input's records to groups.
-func (st *MergeStats) read(path string, index map[string]int, groups [][][]byte) error {
+func (st *MergeStats) read(path string, index map[string]int, groups [][][]byte, facts [][]recFacts) error {
 	if err := st.checkSidecar(path); err != nil {
 		return err
 	}
@@ -112,7 +123,7 @@ func (st *MergeStats) read(path string, index map[string]int, groups [][][]byte)
 			return fmt.Errorf("shard: %w", err)
 		}
 		n++
-		if err := st.place(rec, fmt.Sprintf("%s:%d", path, n), index, groups); err != nil {
+		if err := st.place(rec, fmt.Sprintf("%s:%d", path, n), index, groups, facts); err != nil {
 			return err
 		}
 	}
@@ -120,7 +131,7 @@ func (st *MergeStats) read(path string, index map[string]int, groups [][][]byte)
 }
 
 // place checks one record and puts it in its group.
-func (st *MergeStats) place(rec *rollout.Record, where string, index map[string]int, groups [][][]byte) error {
+func (st *MergeStats) place(rec *rollout.Record, where string, index map[string]int, groups [][][]byte, facts [][]recFacts) error {
 	st.Records++
 	if rec.Checksum == "" || rec.JobFingerprint == "" {
 		return fmt.Errorf("shard: %s: record without a checksum or job fingerprint: not written by rollout.Run", where)
@@ -143,7 +154,7 @@ func (st *MergeStats) place(rec *rollout.Record, where string, index map[string]
 		return err
 	}
 	if groups[i] == nil {
-		groups[i] = make([][]byte, rec.Group)
+		groups[i], facts[i] = make([][]byte, rec.Group), make([]recFacts, rec.Group)
 	}
 	if old := groups[i][rec.Rollout]; old != nil {
 		if string(old) != string(line) {
@@ -153,6 +164,10 @@ func (st *MergeStats) place(rec *rollout.Record, where string, index map[string]
 		return nil
 	}
 	groups[i][rec.Rollout] = line
+	facts[i][rec.Rollout] = recFacts{prompt: rec.Usage.PromptTokens, completion: rec.Usage.CompletionTokens}
+	if !rec.Parse.Valid {
+		facts[i][rec.Rollout].invalid = 1
+	}
 	return nil
 }
 
