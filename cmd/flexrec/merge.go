@@ -36,10 +36,9 @@ flags and --out.
 
 Given the output folders of 'flexrec run --shard k/n' instead, it merges the
 rollouts the same way (the episodes from the folders, which every shard must
-hold alike, as job.json and the critic), copies the job's files, and rebuilds
-the exports from the merged rollouts. Sharded runs write no report; run the
-job unsharded with the merged folder as --out to write it (the rollouts are
-found done, only the report's requests are sent).
+hold alike, as job.json and the critic), copies the job's files, rebuilds the
+exports from the merged rollouts, and computes the report from the shards'
+parts (report/shard.json): the means and intervals of one machine's report.
 
 Given the --out folders of 'flexrec eval --shard k/n', it computes the whole
 evaluation's report from the shards' per-episode results into --out

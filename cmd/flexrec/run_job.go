@@ -83,7 +83,7 @@ Examples:
 	f.StringVar(&o.logFormat, "log-format", "text", "log format on stderr: text or json")
 	f.BoolVar(&o.failFast, "fail-fast", false, "end the job at the first episode that fails after retries (default: go on, list failures in failures.jsonl, fail at the end)")
 	f.BoolVar(&o.truncate, "truncate-at-damage", false, "cut a damaged rollouts.jsonl at its first damaged line instead of refusing to resume")
-	f.StringVar(&o.shard, "shard", "", "roll out only shard k of n (k/n, 0 <= k < n): a stable hash of the episode id picks the shard; no report; 'flexrec merge' joins the shards")
+	f.StringVar(&o.shard, "shard", "", "roll out and evaluate only shard k of n (k/n, 0 <= k < n): a stable hash of the episode id picks the shard; 'flexrec merge' joins the shards and computes the report")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the requests, estimated tokens and cost at --price-in/--price-out; call no server, write nothing")
 	f.Float64Var(&o.maxCost, "max-cost", 0, "stop cleanly once this invocation's rollouts cost this much at the prices (whole groups kept; rerun to go on); 0: no limit")
 	jobFlags(f, &o.job)
