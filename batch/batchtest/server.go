@@ -58,6 +58,9 @@ func New() *Server {
 	s := &Server{files: map[string][]byte{}, batches: map[string]*batch{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, map[string]any{"object": "list", "data": []any{map[string]any{"id": "m", "object": "model"}}})
+	})
 	mux.HandleFunc("POST /v1/files", s.upload)
 	mux.HandleFunc("GET /v1/files/{id}/content", s.content)
 	mux.HandleFunc("POST /v1/batches", s.create)

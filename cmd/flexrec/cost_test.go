@@ -134,3 +134,31 @@ func TestRunDryRun(t *testing.T) {
 	assert.Equal(t, rp, sumRp, "the shards' report requests add up")
 	assert.NoDirExists(t, args[2], "a dry run writes nothing")
 }
+
+// TestRunMaxCost stops a run at its budget and resumes it: the rollouts
+// end equal to an uninterrupted run's.
+func TestRunMaxCost(t *testing.T) {
+	srv := batchtest.New()
+	defer srv.Close()
+	t.Setenv("OPENAI_API_KEY", "")
+	tmp := t.TempDir()
+	args := []string{"run", "--backend", "openai", "--model", "m", "--base-url", srv.URL(), "--limit", "8", "--samples", "2",
+		"--concurrency", "1", "--price-in", "1", "--no-eval", "--exports", "native"}
+	clean := filepath.Join(tmp, "clean")
+	code, _, stderr := runCLI(t, "", append(args, "--out", clean)...)
+	require.Equal(t, 0, code, "run: %s", stderr)
+	out := filepath.Join(tmp, "budget")
+	code, _, stderr = runCLI(t, "", append(args, "--out", out, "--max-cost", "0.003")...)
+	assert.Equal(t, 1, code, "run at its budget")
+	assert.Contains(t, stderr, "stopped at the cost budget")
+	data, err := os.ReadFile(filepath.Join(out, "rollouts.jsonl"))
+	require.NoError(t, err)
+	want, err := os.ReadFile(filepath.Join(clean, "rollouts.jsonl"))
+	require.NoError(t, err)
+	assert.Less(t, len(data), len(want), "the budget stopped the run early")
+	code, _, stderr = runCLI(t, "", append(args, "--out", out)...)
+	require.Equal(t, 0, code, "resume after the budget: %s", stderr)
+	got, err := os.ReadFile(filepath.Join(out, "rollouts.jsonl"))
+	require.NoError(t, err)
+	assert.True(t, string(want) == string(got), "resumed after the budget: got rollouts unlike the clean run's")
+}
