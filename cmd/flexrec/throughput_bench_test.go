@@ -50,7 +50,8 @@ func slowServer() (*httptest.Server, *atomic.Int64) {
 // server answering after 200 ms, at concurrency 16, 64 and 256: rollout.Run
 // through the real OpenAI backend and its decorator stack (G = 8, episodes
 // of 10 candidates), and a bare Go HTTP client sending the same number of
-// requests at the same concurrency, in the same run. Metrics: req/s of
+// requests (twelve waves of the concurrency) at the same concurrency, in
+// the same run. Metrics: req/s of
 // each, of_ideal = rollout req/s ÷ (concurrency ÷ latency), vs_bare =
 // rollout ÷ bare, and the server's peak of requests in flight. Run it
 // once per size:
@@ -61,7 +62,7 @@ func slowServer() (*httptest.Server, *atomic.Int64) {
 func BenchmarkThroughput(b *testing.B) {
 	for _, conc := range []int{16, 64, 256} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
-			total := conc * 4 // four waves: ramp-up and drain count, as in a real job
+			total := conc * 12 // twelve waves: mostly steady state; ramp-up and drain still count, as in a real job
 			eps := benchEpisodes(b, total/8)
 			for range b.N {
 				srv, peak := slowServer()
