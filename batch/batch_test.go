@@ -155,3 +155,27 @@ func TestRemoteResumes(t *testing.T) {
 		filepath.Join(dir, "output-00001.jsonl")}, ResultFiles(dir))
 	assert.NotContains(t, r.name+RemoteConfig{APIKey: "sk-x"}.String(), "sk-x", "the key is never printed")
 }
+
+// TestRemoteBaseURLQuery checks that a key passed in the base URL's
+// query reaches the server and no error message.
+func TestRemoteBaseURLQuery(t *testing.T) {
+	srv := batchtest.New()
+	defer srv.Close()
+	dir := t.TempDir()
+	w := &splitWriter{dir: dir}
+	require.NoError(t, w.start())
+	require.NoError(t, w.write("e#0", []byte(`{"model":"m"}`)))
+	_, err := w.finish()
+	require.NoError(t, err)
+	_, err = NewRemote(RemoteConfig{BaseURL: srv.URL() + "?api-version=1&key=sekrit"}).Submit(context.Background(), dir)
+	require.NoError(t, err, "Submit with a query in the base URL")
+	dir2 := t.TempDir()
+	w = &splitWriter{dir: dir2}
+	require.NoError(t, w.start())
+	require.NoError(t, w.write("e#0", []byte(`{"model":"m"}`)))
+	_, err = w.finish()
+	require.NoError(t, err)
+	_, err = NewRemote(RemoteConfig{BaseURL: "http://127.0.0.1:1/v1?key=sekrit"}).Submit(context.Background(), dir2)
+	require.Error(t, err, "Submit to a closed port")
+	assert.NotContains(t, err.Error(), "sekrit", "the error names the URL without its query")
+}

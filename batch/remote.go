@@ -1,11 +1,14 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,17 +57,57 @@ type Remote struct {
 	name   string
 }
 
-// NewRemote returns a client for cfg.
+// NewRemote returns a client for cfg. A query in the base URL (a key
+// passed as a parameter) is sent with every request and never shown.
 func NewRemote(cfg RemoteConfig) *Remote {
 	oc := openai.DefaultConfig(cfg.APIKey)
-	if cfg.BaseURL != "" {
-		oc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	}
-	oc.HTTPClient = llm.DefaultHTTPClient()
+	base, query, _ := strings.Cut(cmp.Or(cfg.BaseURL, oc.BaseURL), "?")
+	oc.BaseURL = strings.TrimRight(base, "/")
+	var doer llm.HTTPDoer = llm.DefaultHTTPClient()
 	if cfg.HTTPClient != nil {
-		oc.HTTPClient = cfg.HTTPClient
+		doer = cfg.HTTPClient
 	}
+	if query != "" {
+		doer = queryDoer{next: doer, query: query}
+	}
+	oc.HTTPClient = scrubbingDoer{next: doer}
 	return &Remote{client: openai.NewClientWithConfig(oc), name: llm.SafeURL(oc.BaseURL)}
+}
+
+// queryDoer adds the base URL's query to every request.
+type queryDoer struct {
+	next  llm.HTTPDoer
+	query string
+}
+
+// Do implements llm.HTTPDoer.
+func (d queryDoer) Do(req *http.Request) (*http.Response, error) {
+	extra, err := url.ParseQuery(d.query)
+	if err != nil {
+		return nil, errors.New("batch: the base URL's query does not parse")
+	}
+	q := req.URL.Query()
+	for k, vs := range extra {
+		for _, v := range vs {
+			q.Add(k, v)
+		}
+	}
+	req.URL.RawQuery = q.Encode()
+	return d.next.Do(req)
+}
+
+// scrubbingDoer drops user info and query from the URL of a network error,
+// so no secret in the base URL reaches an error message.
+type scrubbingDoer struct{ next llm.HTTPDoer }
+
+// Do implements llm.HTTPDoer.
+func (d scrubbingDoer) Do(req *http.Request) (*http.Response, error) {
+	resp, err := d.next.Do(req)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = llm.SafeURL(ue.URL)
+	}
+	return resp, err
 }
 
 // State is the batch folder's record of its remote work.
