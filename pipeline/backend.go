@@ -20,11 +20,18 @@ import (
 // dir/cache unless the job turns the cache off.
 func openBackend(ctx context.Context, job Job, dir string, st *state, log *slog.Logger) (*Opened, error) {
 	cache := ""
-	if job.Backend.Cache == nil || *job.Backend.Cache {
+	switch {
+	case job.Backend.Cache != nil && !*job.Backend.Cache:
+	case job.Backend.CacheDir != "":
+		cache = job.Backend.CacheDir
+	default:
 		cache = filepath.Join(dir, "cache")
 	}
 	return OpenBackend(ctx, job.Backend, st.suite.Train, cache, log)
 }
+
+// BuiltinModel names the builtin policy when the job names no model.
+const BuiltinModel = "builtin-pl"
 
 // Opened is an open backend: the policy that writes rankings, wrapped in
 // llm's decorator stack (retries, limits, metering, cache) for LLM servers.
@@ -59,7 +66,7 @@ func OpenBackend(ctx context.Context, bc BackendConfig, train []dataset.Interact
 		}
 		name := bc.Model
 		if name == "" {
-			name = "builtin-pl"
+			name = BuiltinModel
 		}
 		return &Opened{Backend: b, Kind: "builtin", Model: name}, nil
 	}

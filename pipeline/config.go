@@ -91,9 +91,12 @@ type BackendConfig struct {
 	// StructuredOutputs picks how an OpenAI-compatible server gets the
 	// JSON schema (see llm.OpenAIConfig); empty means the default.
 	StructuredOutputs string `yaml:"structured_outputs" json:"structured_outputs"`
-	// Cache keeps responses under DIR/cache so a rerun costs nothing.
-	// Default true for LLM backends.
+	// Cache keeps responses under DIR/cache (or CacheDir) so a rerun costs
+	// nothing. Default true for LLM backends.
 	Cache *bool `yaml:"cache" json:"cache"`
+	// CacheDir puts the response cache in this folder instead of DIR/cache,
+	// e.g. to share it between jobs.
+	CacheDir string `yaml:"cache_dir" json:"cache_dir,omitempty"`
 }
 
 // RolloutConfig configures sampling and rewards.
@@ -163,7 +166,9 @@ func DefaultJob() Job {
 }
 
 // LoadJob reads a YAML job file over DefaultJob: keys present in the file
-// replace the defaults; an unknown key is an error naming it.
+// replace the defaults. An unknown key or an invalid value is a
+// *ConfigError naming the file, the line or key, and for a typo the
+// nearest valid key.
 func LoadJob(path string) (Job, error) {
 	job := DefaultJob()
 	data, err := os.ReadFile(path)
@@ -173,10 +178,10 @@ func LoadJob(path string) (Job, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&job); err != nil {
-		return job, fmt.Errorf("pipeline: load job %s: %w", path, err)
+		return job, explainYAML(path, err)
 	}
 	if err := job.Validate(); err != nil {
-		return job, fmt.Errorf("pipeline: load job %s: %w", path, err)
+		return job, &ConfigError{Msg: fmt.Sprintf("%s: %v", path, err)}
 	}
 	return job, nil
 }

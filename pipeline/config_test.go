@@ -49,3 +49,15 @@ func TestDefaultJobValid(t *testing.T) {
 	assert.Equal(t, "builtin", job.Backend.Kind)
 	assert.Equal(t, []string{"native", "trl-preference"}, job.Exports)
 }
+
+func TestLoadJobSuggestsTheKeyMeant(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "job.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("needs: [interest]\nrollout:\n  sample: 4\nbackend: {kind: openai, model: m, concurency: 3}\nfoo: 1\n"), 0o644))
+	_, err := LoadJob(path)
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce, "LoadJob with typos")
+	assert.Contains(t, err.Error(), `job.yaml:3: unknown key "rollout.sample" (did you mean "rollout.samples"?)`)
+	assert.Contains(t, err.Error(), `job.yaml:4: unknown key "backend.concurency" (did you mean "backend.concurrency"?)`)
+	assert.Contains(t, err.Error(), `job.yaml:5: unknown key "foo" (valid here: dataset, needs,`, "no near key: the valid ones")
+}
+

@@ -19,26 +19,26 @@ import (
 
 // evalOptions holds the flags of `flexrec eval`.
 type evalOptions struct {
-	dataset     string
-	needs       []string
-	rankers     []string
-	episodes    string
-	limit       int
-	seed        int64
-	format      string
-	out         string
-	resamples   int
-	workers     int
-	split       string
-	candidates  int
-	sparse      float64
-	mfAlgo      string
-	backend     string
-	model       string
-	baseURL     string
-	cache       string
-	temperature float64
-	maxTokens   int
+	dataset    string
+	needs      []string
+	rankers    []string
+	episodes   string
+	limit      int
+	seed       int64
+	format     string
+	out        string
+	resamples  int
+	workers    int
+	split      string
+	candidates int
+	sparse     float64
+	mfAlgo     string
+	backend    backendFlags
+	// backendGiven says --backend or --model was given: an LLM ranker of
+	// the shared backend flags is asked for.
+	backendGiven bool
+	temperature  float64
+	maxTokens    int
 	// llms are the --llm values, one LLM ranker each (see parseLLMSpec).
 	llms []string
 	// dryRun prints the LLM rankers' requests and estimated cost instead.
@@ -94,6 +94,7 @@ Examples:
 			if o.episodes != "" && !cmd.Flags().Changed("need") {
 				o.needs = nil // every need of the file
 			}
+			o.backendGiven = cmd.Flags().Changed("backend") || cmd.Flags().Changed("model")
 			return runEval(cmd.Context(), o, s)
 		},
 	}
@@ -120,10 +121,7 @@ func (o *evalOptions) addFlags(f *pflag.FlagSet) {
 	f.Float64Var(&o.sparse, "sparse", 0, "building: observed fraction of feedback for training; --sparse alone means 0.1")
 	f.Lookup("sparse").NoOptDefVal = "0.1"
 	f.StringVar(&o.mfAlgo, "mf-algo", eval.DefaultRankerConfig().MF.Algo, "mf ranker: bpr (implicit, ranking) or als (explicit ratings)")
-	f.StringVar(&o.backend, "backend", "", "llm ranker: openai (any OpenAI-compatible server), ollama, or builtin (a Plackett-Luce policy over MF, no LLM)")
-	f.StringVar(&o.model, "model", "", "llm ranker: model name on the backend")
-	f.StringVar(&o.baseURL, "base-url", "", "llm ranker: server URL (default: $OPENAI_BASE_URL or $OLLAMA_HOST, then the backend's default)")
-	f.StringVar(&o.cache, "cache", "", "llm ranker: cache responses in this folder, so a rerun costs nothing")
+	o.backend.addFlags(f)
 	f.Float64Var(&o.temperature, "temperature", 0, "llm ranker: sampling temperature (0: greedy)")
 	f.IntVar(&o.maxTokens, "max-tokens", 0, "llm ranker: completion cap (0: the server's default)")
 	f.StringArrayVar(&o.llms, "llm", nil, "an LLM ranker with its own backend, repeatable: backend=openai,model=gpt-4o-mini[,base-url=URL,api-key-file=F,temperature=T,max-tokens=N,price-in=P,price-out=P,name=NAME]; its row is llm:MODEL (or NAME)")

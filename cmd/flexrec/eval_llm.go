@@ -47,7 +47,7 @@ func parseLLMSpec(s string) (llmSpec, error) {
 	case sp.backend.Model == "" && sp.backend.Kind != "builtin":
 		return sp, usagef("--llm %q: model= is required for backend %s", s, sp.backend.Kind)
 	case sp.backend.Model == "":
-		sp.backend.Model = "builtin-pl"
+		sp.backend.Model = pipeline.BuiltinModel
 	}
 	return sp, nil
 }
@@ -96,7 +96,7 @@ func (sp llmSpec) rankerName() string {
 // of --backend/--model when those are given or --rankers names llm alone.
 func (o *evalOptions) llmSpecs() ([]llmSpec, error) {
 	var specs []llmSpec
-	if o.backend != "" || o.model != "" || (wantsLLM(o.rankers) && len(o.llms) == 0) {
+	if o.backendGiven || (wantsLLM(o.rankers) && len(o.llms) == 0) {
 		sp, err := o.legacySpec()
 		if err != nil {
 			return nil, err
@@ -119,16 +119,13 @@ func (o *evalOptions) llmSpecs() ([]llmSpec, error) {
 // legacySpec is the LLM ranker of --backend, --model, --base-url,
 // --temperature and --max-tokens.
 func (o *evalOptions) legacySpec() (llmSpec, error) {
-	switch {
-	case o.backend == "":
-		return llmSpec{}, usagef("--rankers llm: --backend is required")
-	case o.backend != "builtin" && o.backend != "openai" && o.backend != "ollama":
-		return llmSpec{}, usagef("--backend %q: want openai, ollama or builtin", o.backend)
-	case o.model == "":
-		return llmSpec{}, usagef("--rankers llm: --model is required")
+	if err := o.backend.verify(); err != nil {
+		return llmSpec{}, err
 	}
-	sp := llmSpec{backend: pipeline.DefaultJob().Backend, temperature: o.temperature, maxTokens: o.maxTokens}
-	sp.backend.Kind, sp.backend.Model, sp.backend.BaseURL = o.backend, o.model, o.baseURL
+	sp := llmSpec{backend: o.backend.cfg, temperature: o.temperature, maxTokens: o.maxTokens}
+	if sp.backend.Kind == "builtin" && sp.backend.Model == "" {
+		sp.backend.Model = pipeline.BuiltinModel
+	}
 	return sp, nil
 }
 
@@ -139,7 +136,7 @@ func (o *evalOptions) openLLMs(ctx context.Context, specs []llmSpec, rc eval.Ran
 	var cfgs []eval.LLMConfig
 	var opened []*pipeline.Opened
 	for _, sp := range specs {
-		b, err := pipeline.OpenBackend(ctx, sp.backend, rc.Train, o.cache, log)
+		b, err := pipeline.OpenBackend(ctx, sp.backend, rc.Train, o.backend.cacheDir(), log)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -47,7 +47,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "flexrec: interrupted; partial results were flushed and the same command resumes them")
 		return exitCanceled
 	case isUsage(err):
-		fmt.Fprintf(stderr, "flexrec: %v\nRun 'flexrec --help' for usage.\n", err)
+		path := root.CommandPath()
+		if c, _, ferr := root.Find(args); ferr == nil {
+			path = c.CommandPath()
+		}
+		fmt.Fprintf(stderr, "flexrec: %v\nRun '%s --help' for usage.\n", err, path)
 		return exitUsage
 	default:
 		fmt.Fprintf(stderr, "flexrec: %v\n", err)

@@ -10,31 +10,26 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/flexrec/flexrec/eval"
 	"github.com/flexrec/flexrec/llm"
-	"github.com/flexrec/flexrec/pipeline"
 	"github.com/flexrec/flexrec/prompt"
 	"github.com/flexrec/flexrec/rank"
 )
 
 type rankOptions struct {
-	backend, model, episode, need  string
-	samples                        int
-	seed                           int64
-	temperature, topP              float64
-	maxTokens, topLogprobs         int
-	noLogprobs, allowMissing       bool
-	think, schema                  bool
-	repair                         string
-	baseURL, apiKeyFile, structOut string
-	numCtx                         int
-	cacheDir                       string
-	retries, concurrency           int
-	deadline                       time.Duration
-	timeout                        float64 // seconds, as the other commands' --timeout
-	rps, tpm, priceIn, priceOut    float64
-	template                       string
-	history, maxText               int
-	changed                        func(name string) bool
+	episode, need            string
+	samples                  int
+	seed                     int64
+	temperature, topP        float64
+	maxTokens, topLogprobs   int
+	noLogprobs, allowMissing bool
+	think, schema            bool
+	repair                   string
+	backend                  backendFlags
+	deadline                 time.Duration
+	template                 string
+	history, maxText         int
+	changed                  func(name string) bool
 }
 
 func newRankCmd(s io3) *cobra.Command {
@@ -56,14 +51,17 @@ text, the permutation (item ids and short ids, generated or repaired, each
 item's summed token logprob and token range), the parse report and usage;
 then the totals (tokens, cost with --price-in/--price-out).
 
-Backends: --backend ollama (native API; OLLAMA_HOST or --base-url, default
-http://127.0.0.1:11434) or --backend openai (any OpenAI-compatible server:
-OpenAI, vLLM, llama.cpp, OpenRouter, Ollama's /v1; OPENAI_BASE_URL or
---base-url, key from OPENAI_API_KEY or --api-key-file). Transient failures
-(429, 5xx, timeouts, resets) are retried with backoff; 400/401/403/404 are not.
+Backends (the flags every sampling command shares): --backend builtin (the
+default: a Plackett-Luce policy over MF trained on the episode's history, no
+LLM), ollama (native API; OLLAMA_HOST or --base-url, default
+http://127.0.0.1:11434) or openai (any OpenAI-compatible server: OpenAI, vLLM,
+llama.cpp, OpenRouter, Ollama's /v1; OPENAI_BASE_URL or --base-url, key from
+OPENAI_API_KEY or --api-key-file). Transient failures (refused or closed
+connections, 408, 425, 429, 5xx, an error inside a 200) are retried with
+backoff; 400/401/403/404 are not.
 
 Examples:
-  flexrec episodes --dataset ml-latest-small --limit 1 | flexrec rank --model qwen2.5:3b
+  flexrec episodes --dataset ml-latest-small --limit 1 | flexrec rank --backend ollama --model qwen2.5:3b
   flexrec rank --episode ep.json --backend openai --model gpt-4o-mini --samples 4 --top-logprobs 5
   OPENAI_BASE_URL=http://127.0.0.1:8000/v1 flexrec rank --backend openai --model Qwen/Qwen2.5-3B-Instruct \
     --episode ep.json --schema --structured-outputs structured_outputs --cache ~/.cache/flexrec/llm`,
@@ -78,59 +76,37 @@ Examples:
 }
 
 func (o *rankOptions) addFlags(f *pflag.FlagSet) {
-	d := llm.DefaultRetryConfig()
-	f.StringVar(&o.backend, "backend", "ollama", "ollama or openai")
-	f.StringVar(&o.model, "model", "", "model name on the server (required)")
 	f.StringVar(&o.episode, "episode", "", "file holding the episode as one JSON line (default: stdin)")
 	f.StringVar(&o.need, "need", "", "need id or needs file (default: the episode's need)")
-	f.IntVar(&o.samples, "samples", 8, "rollouts G")
-	f.Int64Var(&o.seed, "seed", 0, "base seed of the rollouts' shuffles and sampling")
+	f.IntVar(&o.samples, "samples", 8, "rollouts per episode (G)")
+	f.Int64Var(&o.seed, "seed", 1, "base seed of the rollouts' shuffles and sampling")
 	f.Float64Var(&o.temperature, "temperature", 1, "sampling temperature, 0-2 (0 is sent, greedy)")
 	f.Float64Var(&o.topP, "top-p", 1, "nucleus sampling p in (0, 1]; sent only when given")
-	f.IntVar(&o.maxTokens, "max-tokens", 2048, "cap on each answer's tokens (0: the server's default)")
+	f.IntVar(&o.maxTokens, "max-tokens", 2048, "completion token cap (0: the server's default)")
 	f.IntVar(&o.topLogprobs, "top-logprobs", 0, "alternatives per token, 0-20")
 	f.BoolVar(&o.noLogprobs, "no-logprobs", false, "do not ask for token logprobs")
-	f.BoolVar(&o.allowMissing, "allow-missing-logprobs", false, "go on when the server returns no logprobs")
+	f.BoolVar(&o.allowMissing, "allow-missing-logprobs", false, "go on without token logprobs when a server ignores them")
 	f.BoolVar(&o.think, "think", false, "turn a reasoning model's thinking on or off (sent only when given)")
-	f.BoolVar(&o.schema, "schema", false, "ask for structured output under the prompt's JSON schema")
+	f.BoolVar(&o.schema, "schema", false, "ask for structured output (the ids as a JSON array)")
 	f.StringVar(&o.repair, "repair", string(rank.PromptOrder), "completion of partial answers: prompt-order, score (by popularity) or reject")
-	f.StringVar(&o.baseURL, "base-url", "", "server URL (default: OLLAMA_HOST or OPENAI_BASE_URL)")
-	f.StringVar(&o.apiKeyFile, "api-key-file", "", "file holding the API key (default: OPENAI_API_KEY)")
-	f.StringVar(&o.structOut, "structured-outputs", llm.SchemaResponseFormat, "openai: how --schema is sent: response_format, structured_outputs (vLLM) or guided_json")
-	f.IntVar(&o.numCtx, "num-ctx", 0, "ollama: context window in tokens (0: the model's default)")
-	f.StringVar(&o.cacheDir, "cache", "", "response cache folder; a rerun of the same requests costs nothing")
-	f.IntVar(&o.retries, "retries", d.MaxAttempts, "attempts per request, >= 1")
-	f.Float64Var(&o.timeout, "timeout", d.AttemptTimeout.Seconds(), "per-request timeout in seconds, each attempt (0: none)")
 	f.DurationVar(&o.deadline, "deadline", 0, "deadline of the whole command (0: none)")
-	f.IntVar(&o.concurrency, "concurrency", 8, "samples in flight at once (0: no limit)")
-	f.Float64Var(&o.rps, "rps", 0, "requests per second (0: no limit)")
-	f.Float64Var(&o.tpm, "tpm", 0, "tokens per minute (0: no limit)")
-	f.Float64Var(&o.priceIn, "price-in", 0, "price per million prompt tokens, for the cost total")
-	f.Float64Var(&o.priceOut, "price-out", 0, "price per million completion tokens")
 	f.StringVar(&o.template, "template", "", "YAML or JSON file overriding the prompt templates")
 	f.IntVar(&o.history, "history", prompt.DefaultOptions().HistoryBudget, "most history items shown")
 	f.IntVar(&o.maxText, "max-text", prompt.DefaultMaxTextLen, "cap on each item text, in characters")
-}
-
-// rankPlan is what verifyRankOptions makes of the flags.
-type rankPlan struct {
-	server llm.Backend
-	stack  llm.StackConfig
-	run    rankConfig
+	o.backend.addFlags(f)
 }
 
 // verifyRankOptions turns flags into typed configs; flag errors are usage
 // errors.
-func verifyRankOptions(o *rankOptions, log *slog.Logger) (*rankPlan, error) {
+func verifyRankOptions(o *rankOptions) (*rankConfig, error) {
 	switch {
-	case o.model == "":
-		return nil, usagef("--model is required")
 	case o.samples < 1 || o.samples > llm.MaxSamples:
 		return nil, usagef("--samples %d outside 1..%d", o.samples, llm.MaxSamples)
-	case o.retries < 1:
-		return nil, usagef("--retries %d, want >= 1", o.retries)
-	case o.concurrency < 0 || o.timeout < 0 || o.deadline < 0:
-		return nil, usagef("--concurrency, --timeout and --deadline must not be negative")
+	case o.deadline < 0:
+		return nil, usagef("--deadline must not be negative")
+	}
+	if err := o.backend.verify(); err != nil {
+		return nil, err
 	}
 	policy, err := rank.ParsePolicy(o.repair)
 	if err != nil {
@@ -140,22 +116,13 @@ func verifyRankOptions(o *rankOptions, log *slog.Logger) (*rankPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	server, err := o.openServer(log)
-	if err != nil {
-		return nil, err
-	}
-	sc := llm.DefaultStackConfig()
-	sc.Logger, sc.CacheDir = log, o.cacheDir
-	sc.Retry.MaxAttempts, sc.Retry.AttemptTimeout = o.retries, time.Duration(o.timeout*float64(time.Second))
-	sc.Limit = llm.LimitConfig{MaxConcurrent: o.concurrency, RequestsPerSecond: o.rps, TokensPerMinute: o.tpm}
-	sc.Prices = llm.Prices{InputPerMillion: o.priceIn, OutputPerMillion: o.priceOut}
-	return &rankPlan{server: server, stack: sc, run: rc}, nil
+	return &rc, nil
 }
 
 // runConfig builds the request template and the prompt options.
 func (o *rankOptions) runConfig(policy rank.Policy) (rankConfig, error) {
 	t := o.temperature
-	req := llm.Request{Model: o.model, Temperature: &t, MaxTokens: o.maxTokens, Logprobs: !o.noLogprobs,
+	req := llm.Request{Model: o.backend.cfg.Model, Temperature: &t, MaxTokens: o.maxTokens, Logprobs: !o.noLogprobs,
 		TopLogprobs: o.topLogprobs, AllowMissingLogprobs: o.allowMissing}
 	if o.changed("top-p") {
 		p := o.topP
@@ -189,19 +156,9 @@ func (o *rankOptions) runConfig(policy rank.Policy) (rankConfig, error) {
 		schema: o.schema, needID: o.need}, nil
 }
 
-// openServer opens the backend from flags and the environment, through
-// the same opener as the main job.
-func (o *rankOptions) openServer(log *slog.Logger) (llm.Backend, error) {
-	if o.backend != "ollama" && o.backend != "openai" {
-		return nil, usagef("--backend %q: want ollama or openai", o.backend)
-	}
-	return pipeline.OpenServer(pipeline.BackendConfig{Kind: o.backend, Model: o.model, BaseURL: o.baseURL,
-		APIKeyFile: o.apiKeyFile, NumCtx: o.numCtx, StructuredOutputs: o.structOut}, log)
-}
-
 func runRank(ctx context.Context, o *rankOptions, s io3) error {
 	log := slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	plan, err := verifyRankOptions(o, log)
+	plan, err := verifyRankOptions(o)
 	if err != nil {
 		return err
 	}
@@ -209,22 +166,28 @@ func runRank(ctx context.Context, o *rankOptions, s io3) error {
 	if err != nil {
 		return err
 	}
-	stack, err := llm.NewStack(plan.server, plan.stack)
+	b, err := o.backend.open(ctx, eval.TrainFromHistories([]prompt.Episode{*ep}), log)
 	if err != nil {
 		return err
+	}
+	if plan.request.Model == "" {
+		plan.request.Model = b.Model
 	}
 	if o.deadline > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.deadline)
 		defer cancel()
 	}
-	out, err := rankEpisode(ctx, stack, ep, &plan.run)
+	out, err := rankEpisode(ctx, b, ep, plan)
 	if err != nil {
 		return err
 	}
-	out.Backend, out.Totals = stack.String(), stack.Meter.Totals()
-	if stack.Cache != nil {
-		out.CacheHits, _ = stack.Cache.Stats()
+	out.Backend = b.Kind
+	if b.Stack != nil {
+		out.Backend, out.Totals = b.Stack.String(), b.Stack.Meter.Totals()
+		if b.Stack.Cache != nil {
+			out.CacheHits, _ = b.Stack.Cache.Stats()
+		}
 	}
 	enc := json.NewEncoder(s.out)
 	enc.SetIndent("", "  ")

@@ -42,9 +42,9 @@ func TestRankFlags(t *testing.T) {
 	cmd.SetArgs([]string{"--model", "m", "--samples", "3", "--temperature", "0", "--top-p", "0.5", "--backend", "openai"})
 	require.NoError(t, cmd.Execute())
 	require.NotNil(t, got)
-	assert.Equal(t, "m", got.model)
+	assert.Equal(t, "m", got.backend.cfg.Model)
 	assert.Equal(t, 3, got.samples)
-	assert.Equal(t, "openai", got.backend)
+	assert.Equal(t, "openai", got.backend.cfg.Kind)
 	assert.True(t, got.changed("top-p"))
 	assert.False(t, got.changed("think"))
 	rc, err := got.runConfig("prompt-order")
@@ -60,7 +60,7 @@ func TestRankFlags(t *testing.T) {
 func TestRankUsageErrors(t *testing.T) {
 	path, _ := writeEpisode(t, 3)
 	tests := [][]string{
-		{"rank", "--episode", path},
+		{"rank", "--episode", path, "--backend", "ollama"},
 		{"rank", "--episode", path, "--model", "m", "--backend", "vertex"},
 		{"rank", "--episode", path, "--model", "m", "--repair", "magic"},
 		{"rank", "--episode", path, "--model", "m", "--samples", "0"},
@@ -105,7 +105,7 @@ func TestRankOutput(t *testing.T) {
 	path, ep := writeEpisode(t, 3)
 	srv, calls := fakeOllama(t, []string{"[2]", " > [1]"})
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"rank", "--episode", path, "--model", "fake", "--base-url", srv.URL,
+	code := run(context.Background(), []string{"rank", "--episode", path, "--backend", "ollama", "--model", "fake", "--base-url", srv.URL,
 		"--samples", "2", "--seed", "5", "--cache", t.TempDir()}, strings.NewReader(""), &out, &errb)
 	require.Equal(t, exitOK, code, errb.String())
 	var got rankOutput

@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/flexrec/flexrec/export"
+	"github.com/flexrec/flexrec/pipeline"
 )
 
 // usageError marks an error in the command line itself (exit code 2).
@@ -20,9 +23,12 @@ func usagef(format string, args ...any) error {
 	return usageError{fmt.Errorf(format, args...)}
 }
 
+// isUsage reports whether err is something the user typed wrong, on the
+// command line or in a config file (exit code 2).
 func isUsage(err error) bool {
 	var u usageError
-	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") ||
+	var ce *pipeline.ConfigError
+	return errors.As(err, &u) || errors.As(err, &ce) || strings.HasPrefix(err.Error(), "unknown command") ||
 		strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "unknown shorthand") ||
 		strings.Contains(err.Error(), "flag needs an argument") || strings.HasPrefix(err.Error(), "invalid argument")
 }
@@ -47,7 +53,9 @@ signal: causal swap item rewards, an uncertainty-aware critic and token-level
 advantages, exported for TRL, verl and OpenRLHF.` + exitCodesHelp,
 		SilenceErrors: true,
 		SilenceUsage:  true,
+		Version:       export.Version(),
 	}
+	root.SetVersionTemplate("flexrec {{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -71,6 +79,7 @@ advantages, exported for TRL, verl and OpenRLHF.` + exitCodesHelp,
 		newRankCmd(s),
 		newServeCmd(s),
 		newDocsCmd(s),
+		newVersionCmd(s),
 	} {
 		c.Long += exitCodesHelp
 		root.AddCommand(c)

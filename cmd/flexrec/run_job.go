@@ -21,6 +21,7 @@ import (
 	"github.com/flexrec/flexrec/internal/shard"
 	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/pipeline"
+	"github.com/flexrec/flexrec/prompt"
 	"github.com/flexrec/flexrec/rollout"
 )
 
@@ -99,19 +100,7 @@ func jobFlags(f *pflag.FlagSet, j *pipeline.Job) {
 	f.StringSliceVar(&j.Needs, "need", j.Needs, "needs: built-in ids or needs files, comma-separated")
 	f.IntVar(&j.Episodes.Limit, "limit", j.Episodes.Limit, "episodes per need (0: all)")
 	f.Float64Var(&j.Episodes.Sparse, "sparse", j.Episodes.Sparse, "observed fraction of feedback (0: dense); the sparse mode trains a critic")
-	f.StringVar(&j.Backend.Kind, "backend", j.Backend.Kind, "builtin, ollama or openai")
-	f.StringVar(&j.Backend.Model, "model", j.Backend.Model, "model name on the backend")
-	f.StringVar(&j.Backend.BaseURL, "base-url", j.Backend.BaseURL, "server URL (default $OPENAI_BASE_URL or $OLLAMA_HOST); credentials in it are never written")
-	f.StringVar(&j.Backend.APIKeyFile, "api-key-file", j.Backend.APIKeyFile, "file holding the API key (default $OPENAI_API_KEY)")
-	f.IntVar(&j.Backend.Concurrency, "concurrency", j.Backend.Concurrency, "most requests in flight, across episodes")
-	f.IntVar(&j.Backend.Retries, "retries", j.Backend.Retries, "retries of a transient failure before an episode fails")
-	f.Float64Var(&j.Backend.TimeoutSeconds, "timeout", j.Backend.TimeoutSeconds, "per-request timeout in seconds")
-	f.Float64Var(&j.Backend.RequestsPerSecond, "rps", j.Backend.RequestsPerSecond, "requests per second limit (0: none)")
-	f.Float64Var(&j.Backend.TokensPerMinute, "tpm", j.Backend.TokensPerMinute, "tokens per minute limit (0: none)")
-	f.Float64Var(&j.Backend.PriceInput, "price-in", j.Backend.PriceInput, "price per million prompt tokens, for the cost summary")
-	f.Float64Var(&j.Backend.PriceOutput, "price-out", j.Backend.PriceOutput, "price per million completion tokens")
-	f.Var(optBool{&j.Backend.Cache, true}, "cache", "cache LLM responses under --out/cache")
-	f.Lookup("cache").NoOptDefVal = "true"
+	addBackendFlags(f, &j.Backend, "OUT/cache")
 	f.IntVar(&j.Rollout.Samples, "samples", j.Rollout.Samples, "rollouts per episode (G)")
 	f.Int64Var(&j.Rollout.Seed, "seed", j.Rollout.Seed, "base seed of the rollouts")
 	f.Var(optFloat{&j.Rollout.Temperature, 1}, "temperature", "sampling temperature")
@@ -167,33 +156,6 @@ func (v optFloat) Set(s string) error {
 
 func (optFloat) Type() string { return "float" }
 
-// optBool is a flag over an optional bool field (nil: the default def).
-type optBool struct {
-	p   **bool
-	def bool
-}
-
-func (v optBool) String() string {
-	if v.p == nil || *v.p == nil {
-		return strconv.FormatBool(v.def)
-	}
-	return strconv.FormatBool(**v.p)
-}
-
-func (v optBool) Set(s string) error {
-	x, err := strconv.ParseBool(s)
-	if err != nil {
-		return err
-	}
-	*v.p = &x
-	return nil
-}
-
-func (optBool) Type() string { return "bool" }
-
-// IsBoolFlag lets --cache stand alone.
-func (optBool) IsBoolFlag() bool { return true }
-
 // verify builds the job: defaults, then the config file, then the flags
 // that were given.
 func (o *runOptions) verify() (pipeline.Job, error) {
@@ -207,7 +169,7 @@ func (o *runOptions) verify() (pipeline.Job, error) {
 	if o.config != "" {
 		var err error
 		if job, err = pipeline.LoadJob(o.config); err != nil {
-			return job, err
+			return job, usageError{err} // the user's file: exit code 2
 		}
 	}
 	if err := overrideJob(o.flags, &job); err != nil {
@@ -215,6 +177,11 @@ func (o *runOptions) verify() (pipeline.Job, error) {
 	}
 	if err := job.Validate(); err != nil {
 		return job, usagef("%v", err)
+	}
+	for _, n := range job.Needs {
+		if _, err := prompt.ResolveNeed(n); err != nil {
+			return job, usagef("--need: %v", err)
+		}
 	}
 	return job, nil
 }

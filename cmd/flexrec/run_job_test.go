@@ -46,11 +46,69 @@ exports: [verl]
 	assert.False(t, *job.Backend.Cache, "the config's cache: false stays")
 	assert.Equal(t, 3, job.Backend.Concurrency)
 
-	job, err = parseRun(t, "--config", cfg, "--out", "x", "--cache")
+	job, err = parseRun(t, "--config", cfg, "--out", "x", "--cache", "true")
 	require.NoError(t, err)
-	assert.True(t, *job.Backend.Cache, "--cache alone turns it on")
+	assert.True(t, *job.Backend.Cache, "--cache true turns it on")
+	job, err = parseRun(t, "--config", cfg, "--out", "x", "--cache", "/tmp/shared-cache")
+	require.NoError(t, err)
+	assert.Equal(t, "/tmp/shared-cache", job.Backend.CacheDir, "--cache DIR names the folder")
 
 	job, err = parseRun(t, "--out", "x")
 	require.NoError(t, err)
 	assert.Equal(t, pipeline.DefaultJob(), job, "no config and no flags: the defaults")
+}
+
+func TestUserErrorsExitTwoAndPointAtTheSubcommand(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "job.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("rollout: {sample: 4}\n"), 0o644))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--out", t.TempDir(), "--need", "nonsense"}, "nonsense"},
+		{[]string{"run", "--out", t.TempDir(), "--config", cfg}, `did you mean "rollout.samples"?`},
+		{[]string{"run", "--out", t.TempDir(), "--config", filepath.Join(t.TempDir(), "missing.yaml")}, "missing.yaml"},
+		{[]string{"run", "--out", t.TempDir(), "--samples", "x"}, "--samples"},
+		{[]string{"rollout", "--episodes", "e.jsonl", "--out", "r.jsonl", "--backend", "gpt"}, "--backend"},
+	} {
+		code, _, stderr := runCLI(t, "", tc.args...)
+		assert.Equal(t, exitUsage, code, "flexrec %v: %s", tc.args, stderr)
+		assert.Contains(t, stderr, tc.want)
+		assert.Contains(t, stderr, "Run 'flexrec "+tc.args[0]+" --help' for usage.", "points at the subcommand's help")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "", "version")
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `^flexrec \S+\n`, out)
+	assert.Contains(t, out, "go go1.")
+	code, out, _ = runCLI(t, "", "--version")
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `^flexrec \S+\n$`, out)
+}
+
+// TestSamplingCommandsShareTheBackendFlags checks that every command that
+// samples defines each flag of the backend flag set with the same type,
+// default and help.
+func TestSamplingCommandsShareTheBackendFlags(t *testing.T) {
+	root := newRootCmd(&bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{})
+	ref, _, err := root.Find([]string{"rollout"})
+	require.NoError(t, err)
+	sampling := []string{"run", "rollout", "rank", "eval"}
+	for _, name := range sampling {
+		c, _, err := root.Find([]string{name})
+		require.NoError(t, err, name)
+		for _, fl := range backendFlagNames {
+			got, want := c.Flags().Lookup(fl), ref.Flags().Lookup(fl)
+			if !assert.NotNil(t, got, "flexrec %s lacks --%s", name, fl) {
+				continue
+			}
+			assert.Equal(t, want.Value.Type(), got.Value.Type(), "flexrec %s --%s type", name, fl)
+			if fl != "cache" { // run caches under its own folder by default
+				assert.Equal(t, want.DefValue, got.DefValue, "flexrec %s --%s default", name, fl)
+				assert.Equal(t, want.Usage, got.Usage, "flexrec %s --%s help", name, fl)
+			}
+		}
+	}
 }
