@@ -60,4 +60,3 @@ func TestLoadJobSuggestsTheKeyMeant(t *testing.T) {
 	assert.Contains(t, err.Error(), `job.yaml:4: unknown key "backend.concurency" (did you mean "backend.concurrency"?)`)
 	assert.Contains(t, err.Error(), `job.yaml:5: unknown key "foo" (valid here: dataset, needs,`, "no near key: the valid ones")
 }
-

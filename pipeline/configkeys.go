@@ -127,4 +127,3 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
-
