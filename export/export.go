@@ -161,7 +161,7 @@ func run(ctx context.Context, cfg Config, inputs []Input, w formatWriter, st *st
 	}
 	m.Counts = Counts{Lines: st.lines, Records: st.records, Episodes: st.episodes, Rollouts: st.rollouts,
 		Pairs: st.pairs, Skipped: st.skipped}
-	m.Seeds = st.seeds()
+	m.Seeds, m.RewardSwitches = st.seeds(), st.switches
 	m.Lengths = st.lengths.result()
 	m.TrainerSettings = m.Lengths.settings()
 	return m, nil

@@ -26,6 +26,8 @@ type head struct {
 	promptTokens, complTokens int64
 	promptBytes, complBytes   int64
 	messages                  int
+	// switches is the record's reward_switches (aliases the line).
+	switches []byte
 }
 
 // headNames are the header fields, in the order of their bits in seen.
@@ -96,6 +98,8 @@ func (h *head) set(key, value []byte) (int, error) {
 		h.complBytes = textBytes(value)
 	case "usage":
 		h.readUsage(value)
+	case "reward_switches":
+		h.switches, _ = jsonl.String(value) // unreadable: not recorded, the rewards are still checked
 	}
 	return 0, nil
 }

@@ -62,6 +62,10 @@ type Manifest struct {
 	Counts Counts `json:"counts"`
 	// Seeds summarises the rollouts' seeds.
 	Seeds Seeds `json:"seeds"`
+	// RewardSwitches counts the exported rollouts by the method switches
+	// their rewards and advantages were computed with (the records'
+	// reward_switches); one key when the input came from one run.
+	RewardSwitches map[string]int64 `json:"reward_switches,omitempty"`
 	// Lengths are the token lengths of the exported rollouts (prompt,
 	// completion, both), from usage counts or an estimate; null when
 	// nothing was exported.
@@ -174,6 +178,7 @@ type stats struct {
 	seedMin, seedMax                          int64
 	lengths                                   lengthStats
 	valEpisodes                               int64
+	switches                                  map[string]int64
 }
 
 func newStats() *stats {
@@ -193,6 +198,12 @@ func (s *stats) exported(g *group) {
 		h := &g.heads[i]
 		s.seedMin, s.seedMax = min(s.seedMin, h.seed), max(s.seedMax, h.seed)
 		s.lengths.add(h)
+		if len(h.switches) > 0 {
+			if s.switches == nil {
+				s.switches = map[string]int64{}
+			}
+			s.switches[string(h.switches)]++
+		}
 	}
 }
 
@@ -326,6 +337,7 @@ var nativeFields = map[string]string{
 	"candidate_gains":     "per candidate (episode order): the gain the rewards used (observed or the critic's mean)",
 	"candidate_variances": "per candidate: that gain's variance (0 when observed)",
 	"item_reward_rule":    "the item reward rule the item rewards used: causal-swap, independent, noncausal-swap or rank-level",
+	"reward_switches":     "every method switch the rewards and advantages used (rl.Config.Switches)",
 	"cutoff":              "the NDCG cutoff k of the rewards; 0 means the whole list",
 	"list_reward":         "NDCG of the ranking under the gains (after any format penalty)",
 	"item_rewards":        "per position: the item reward (causal swap by default)",

@@ -73,6 +73,7 @@ type NativeRow struct {
 	CandidateGains     []float64    `json:"candidate_gains" parquet:"candidate_gains,list"`
 	CandidateVariances []float64    `json:"candidate_variances" parquet:"candidate_variances,list"`
 	ItemRewardRule     string       `json:"item_reward_rule" parquet:"item_reward_rule,dict"`
+	RewardSwitches     string       `json:"reward_switches" parquet:"reward_switches,dict"`
 	Cutoff             int64        `json:"cutoff" parquet:"cutoff"`
 	ListReward         float64      `json:"list_reward" parquet:"list_reward"`
 	ItemRewards        []float64    `json:"item_rewards" parquet:"item_rewards,list"`
@@ -103,7 +104,7 @@ func NativeRowOf(r *rollout.Record) NativeRow {
 		Permutation: r.Permutation, Ranking: int64s(r.Ranking), Generated: r.Generated,
 		ItemSpans:      make([]NativeSpan, len(r.ItemSpans)),
 		CandidateGains: r.Gains, CandidateVariances: r.Variances,
-		ItemRewardRule: r.ItemReward, Cutoff: int64(r.Cutoff),
+		ItemRewardRule: r.ItemReward, RewardSwitches: r.RewardSwitches, Cutoff: int64(r.Cutoff),
 		ListReward: r.ListReward, ItemRewards: r.ItemRewards, U: r.U, C: r.C, Advantage: r.Advantage,
 		ItemAdvantages: r.ItemAdvantages, TokenAdvantages: r.TokenAdvantages,
 		Parse: string(parse), ParseValid: r.Parse.Valid, AlignError: r.AlignError,
@@ -137,7 +138,7 @@ func (n *NativeRow) Record() (rollout.Record, error) {
 		Permutation: nonNil(n.Permutation), Ranking: ints(n.Ranking), Generated: nonNil(n.Generated),
 		ItemSpans: make([]rollout.ItemSpan, len(n.ItemSpans)),
 		Gains:     nonNil(n.CandidateGains), Variances: nonNil(n.CandidateVariances),
-		ItemReward: n.ItemRewardRule, Cutoff: int(n.Cutoff),
+		ItemReward: n.ItemRewardRule, RewardSwitches: n.RewardSwitches, Cutoff: int(n.Cutoff),
 		ListReward: n.ListReward, ItemRewards: nonNil(n.ItemRewards), U: n.U, C: n.C, Advantage: n.Advantage,
 		ItemAdvantages: nonNil(n.ItemAdvantages), TokenAdvantages: nonNil(n.TokenAdvantages),
 		AlignError: n.AlignError,

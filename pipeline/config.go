@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flexrec/flexrec/rl"
 )
 
 // Job is the main job's configuration, as read from a YAML file (see
@@ -116,6 +118,24 @@ type RolloutConfig struct {
 	Cutoff int `yaml:"cutoff" json:"cutoff"`
 	// Repair is prompt-order (default) or score.
 	Repair string `yaml:"repair" json:"repair"`
+	// The method's other switches (docs/rewards.md has the table; each is
+	// rl.Config's field of the same name, parsed by rl's Parse function):
+	// advantage level, item reward normalisation, uncertainty kind and
+	// scaling with its eps and clamp, per-item scaling, the std's delta,
+	// what tokens outside item spans get, the format penalty, and how a
+	// repaired tail enters the rewards. DefaultJob sets rl's defaults.
+	Level         string  `yaml:"level" json:"level"`
+	Normalize     string  `yaml:"normalize" json:"normalize"`
+	Uncertainty   string  `yaml:"uncertainty" json:"uncertainty"`
+	Scaling       string  `yaml:"scaling" json:"scaling"`
+	Eps           float64 `yaml:"eps" json:"eps"`
+	ClampMin      float64 `yaml:"clamp_min" json:"clamp_min"`
+	ClampMax      float64 `yaml:"clamp_max" json:"clamp_max"`
+	PerItem       bool    `yaml:"per_item" json:"per_item"`
+	Delta         float64 `yaml:"delta" json:"delta"`
+	OtherTokens   string  `yaml:"other_tokens" json:"other_tokens"`
+	FormatPenalty float64 `yaml:"format_penalty" json:"format_penalty"`
+	RepairedTail  string  `yaml:"repaired_tail" json:"repaired_tail"`
 	// Episodes caps the episodes started but not yet written (the reorder
 	// buffer that keeps rollouts.jsonl in episode order); 0 sizes it from
 	// backend.concurrency. Requests in flight are bounded by
@@ -153,7 +173,8 @@ type ReportLLM BackendConfig
 // builtin policy, G = 8, native and trl-preference exports.
 func DefaultJob() Job {
 	one := 1.0
-	return Job{
+	d := rl.DefaultConfig()
+	job := Job{
 		Dataset:  "ml-latest-small",
 		Needs:    []string{"interest"},
 		Episodes: EpisodesConfig{Candidates: 30, History: 50, Split: "leave-last-out", Seed: 1},
@@ -163,6 +184,11 @@ func DefaultJob() Job {
 		Exports:  []string{"native", "trl-preference"},
 		Eval:     EvalConfig{Rankers: []string{"random", "popularity", "mf", "policy"}, HoldOut: 0.2, Resamples: 1000},
 	}
+	r := &job.Rollout
+	r.Level, r.Normalize, r.Uncertainty, r.Scaling = d.Level, d.Normalize, string(d.Uncertainty), string(d.Scaling)
+	r.Eps, r.ClampMin, r.ClampMax, r.PerItem, r.Delta = d.Eps, d.ClampMin, d.ClampMax, d.PerItem, d.Delta
+	r.OtherTokens, r.FormatPenalty, r.RepairedTail = d.OtherTokens, d.FormatPenalty, string(d.RepairedTail)
+	return job
 }
 
 // LoadJob reads a YAML job file over DefaultJob: keys present in the file
@@ -223,5 +249,6 @@ func (j *Job) Validate() error {
 			return fmt.Errorf("exports: empty format name")
 		}
 	}
-	return nil
+	c := rl.DefaultConfig()
+	return rlSwitches(&c, j.Rollout)
 }

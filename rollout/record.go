@@ -99,6 +99,11 @@ type Record struct {
 	// (0: the whole list) the rewards below were computed with.
 	ItemReward string `json:"item_reward_rule"`
 	Cutoff     int    `json:"cutoff"`
+	// RewardSwitches lists every method switch the rewards and advantages
+	// below were computed with (rl.Config.Switches: item reward, level,
+	// normalisation, uncertainty, scaling, per-item, other tokens, format
+	// penalty, repaired tail, ...).
+	RewardSwitches string `json:"reward_switches"`
 	// ListReward is the need's NDCG of the permutation (after any format
 	// penalty).
 	ListReward float64 `json:"list_reward"`

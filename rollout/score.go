@@ -69,7 +69,7 @@ func (r *Runner) score(recs []Record, gains, variances []float64) error {
 	for i := range recs {
 		rec := &recs[i]
 		rec.Gains, rec.Variances = slices.Clone(gains), slices.Clone(variances)
-		rec.ItemReward, rec.Cutoff = string(r.cfg.RL.ItemReward), r.cfg.RL.Cutoff
+		rec.ItemReward, rec.Cutoff, rec.RewardSwitches = string(r.cfg.RL.ItemReward), r.cfg.RL.Cutoff, r.cfg.RL.Switches()
 		rec.ListReward = grp.Rewards()[i]
 		rec.ItemRewards = slices.Clone(grp.ItemRewards(i))
 		rec.U, rec.C = grp.Uncertainties()[i], grp.Scales()[i]

@@ -27,7 +27,7 @@ type rolloutOptions struct {
 	episodes   string
 	out        string
 	critic     string
-	itemReward string
+	rl         rlFlags
 	repair     string
 	episodesIn int
 	failFast   bool
@@ -85,8 +85,7 @@ func (o *rolloutOptions) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.cfg.TopLogprobs, "top-logprobs", 0, "alternatives per token, 0-20")
 	f.BoolVar(&o.cfg.AllowMissingLogprobs, "allow-missing-logprobs", false, "go on without token logprobs when a server ignores them")
 	f.BoolVar(&o.cfg.Schema, "schema", false, "ask for structured output (the ids as a JSON array)")
-	f.StringVar(&o.itemReward, "item-reward", string(rl.CausalSwap), "causal-swap, independent, noncausal-swap or rank-level")
-	f.IntVar(&o.cfg.RL.Cutoff, "cutoff", 0, "NDCG cutoff of the rewards (0: whole list)")
+	o.rl.addFlags(f, "")
 	f.StringVar(&o.repair, "repair", string(rank.PromptOrder), "repair policy: prompt-order or score (needs --critic)")
 	f.IntVar(&o.episodesIn, "episodes-in-flight", 0, "most episodes started but not yet written, the reorder buffer (0: from --concurrency); --concurrency alone bounds requests")
 	f.BoolVar(&o.failFast, "fail-fast", false, "stop at the first episode that fails after retries (default: go on, list failures in OUT's .failures.jsonl, fail at the end)")
@@ -102,11 +101,10 @@ func (o *rolloutOptions) verify() error {
 	if err := o.backend.verify(); err != nil {
 		return err
 	}
-	kind, err := rl.ParseItemReward(o.itemReward)
-	if err != nil {
-		return usagef("--item-reward: %v", err)
+	var err error
+	if o.cfg.RL, err = o.rl.config(""); err != nil {
+		return err
 	}
-	o.cfg.RL.ItemReward = kind
 	if o.cfg.Repair, err = rank.ParsePolicy(o.repair); err != nil {
 		return usagef("--repair: %v", err)
 	}

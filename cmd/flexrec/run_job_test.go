@@ -112,3 +112,28 @@ func TestSamplingCommandsShareTheBackendFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRunMethodSwitchesReachRecordsAndManifests sets switches by flag and
+// config and finds them in every record and in the manifest.
+func TestRunMethodSwitchesReachRecordsAndManifests(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "job.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("rollout: {repaired_tail: excluded, format_penalty: 0.1}\nepisodes: {limit: 8}\n"), 0o644))
+	dir := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := runCLI(t, "", "run", "--config", cfg, "--out", dir, "--samples", "2", "--no-eval", "--normalize", "position", "--uncertainty", "none")
+	require.Equal(t, 0, code, stderr)
+	recs := readRecords(t, filepath.Join(dir, "rollouts.jsonl"))
+	require.NotEmpty(t, recs)
+	for _, r := range recs {
+		for _, want := range []string{"normalize=position", "uncertainty=none", "repaired_tail=excluded", "format_penalty=0.1"} {
+			assert.Contains(t, r.RewardSwitches, want)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "exports", "native", "manifest.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "repaired_tail=excluded", "the manifest records the switches")
+
+	require.NoError(t, os.WriteFile(cfg, []byte("rollout: {normalize: sideways}\n"), 0o644))
+	code, _, stderr = runCLI(t, "", "run", "--config", cfg, "--out", t.TempDir())
+	assert.Equal(t, exitUsage, code, "a bad switch in the config file is the user's: %s", stderr)
+	assert.Contains(t, stderr, "rollout.normalize")
+}
