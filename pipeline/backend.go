@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flexrec/flexrec/eval"
 	"github.com/flexrec/flexrec/eval/dataset"
 	"github.com/flexrec/flexrec/internal/atomicfile"
 	"github.com/flexrec/flexrec/llm"
@@ -41,6 +42,10 @@ type Opened struct {
 	Stack *llm.Stack
 	// Kind and Model name the backend in records and reports.
 	Kind, Model string
+	// MF is the builtin policy's BPR model, trained on the interactions
+	// OpenBackend got with the mf ranker's default config; the report's mf
+	// ranker reuses it instead of training it again. Nil for LLM servers.
+	MF *mf.Model
 	// server is the LLM server under the stack, for Probe; nil for the
 	// builtin policy.
 	server llm.Backend
@@ -68,7 +73,7 @@ func OpenBackend(ctx context.Context, bc BackendConfig, train []dataset.Interact
 		if name == "" {
 			name = BuiltinModel
 		}
-		return &Opened{Backend: b, Kind: "builtin", Model: name}, nil
+		return &Opened{Backend: b, Kind: "builtin", Model: name, MF: model}, nil
 	}
 	stackCfg := llm.DefaultStackConfig()
 	stackCfg.Logger = log
@@ -167,9 +172,11 @@ func (o *Opened) Probe(ctx context.Context) error {
 }
 
 // trainPolicyModel fits the builtin policy's scores: BPR on the training
-// interactions (never the held-out feedback).
+// interactions (never the held-out feedback), trained exactly as the
+// report's mf ranker trains (eval.TrainMF with its default config), so the
+// job trains it once and shares it (see Opened.MF).
 func trainPolicyModel(ctx context.Context, train []dataset.Interaction) (*mf.Model, error) {
-	model, err := mf.Train(ctx, dataset.Ratings(train), mf.DefaultBPRConfig())
+	model, err := eval.TrainMF(ctx, train, eval.DefaultRankerConfig().MF)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: train the builtin policy: %w", err)
 	}

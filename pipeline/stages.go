@@ -134,6 +134,7 @@ func rollouts(ctx context.Context, job Job, dir string, st *state, b *Opened, op
 func report(ctx context.Context, job Job, dir string, st *state, b *Opened, sum *Summary, sh shard.Spec, log *slog.Logger) (string, error) {
 	rc := eval.DefaultRankerConfig()
 	rc.Train, rc.Needs, rc.Seed = st.suite.Train, st.needs, job.Rollout.Seed
+	rc.MFModel = b.MF // the builtin policy's BPR, trained on the same interactions: trained once per job
 	zero := 0.0
 	policy := eval.LLMConfig{Backend: b, Model: b.Model, BackendKind: b.Kind, Temperature: &zero, MaxTokens: job.Rollout.MaxTokens}
 	rc.LLMs = []eval.LLMConfig{policy}
