@@ -70,7 +70,7 @@ func (m *refInteractions) profile(ep *prompt.Episode) ([]int32, int32) {
 	return p, -1
 }
 
-// refNewItemKNN returns the ranker "item-knn": item-based collaborative
+// refItemKNN returns the ranker "item-knn": item-based collaborative
 // filtering on the binary matrix of the training refInteractions. Candidate i
 // scores the summed cosine similarity to the items j of the user's
 // profile P (training items, or the history's items for a user absent from
@@ -82,10 +82,6 @@ func (m *refInteractions) profile(ep *prompt.Episode) ([]int32, int32) {
 // neighbourhood cut). An item absent from the training data scores 0.
 // Cost per episode O(Σ_{j∈P} |U_j| + Σ_i |U_i|) with one scratch vector of
 // one entry per user.
-func refNewItemKNN(train []dataset.Interaction, seed int64) Ranker {
-	return refItemKNN(newRefInteractions(train), seed)
-}
-
 func refItemKNN(m *refInteractions, seed int64) Ranker {
 	return &scorer{name: "item-knn-reference", seed: seed, score: func(_ context.Context, ep *prompt.Episode, dst []float64) error {
 		p, _ := m.profile(ep)
@@ -112,9 +108,9 @@ func refItemKNN(m *refInteractions, seed int64) Ranker {
 	}}
 }
 
-// refNewUserKNN returns the ranker "user-knn": user-based collaborative
+// refUserKNN returns the ranker "user-knn": user-based collaborative
 // filtering on the binary matrix of the training refInteractions. With P the
-// user's profile (as in refNewItemKNN) and I_v the items of user v,
+// user's profile (as in refItemKNN) and I_v the items of user v,
 //
 //	sim(u, v) = |P ∩ I_v| / sqrt(|P| |I_v|)
 //
@@ -125,10 +121,6 @@ func refItemKNN(m *refInteractions, seed int64) Ranker {
 //
 // An item nobody in N met scores 0. Cost per episode O(Σ_{j∈P} |U_j| +
 // V log V + Σ_i |U_i|) for V users.
-func refNewUserKNN(train []dataset.Interaction, k int, seed int64) Ranker {
-	return refUserKNN(newRefInteractions(train), k, seed)
-}
-
 func refUserKNN(m *refInteractions, k int, seed int64) Ranker {
 	return &scorer{name: "user-knn-reference", seed: seed, score: func(_ context.Context, ep *prompt.Episode, dst []float64) error {
 		sim := m.neighbours(ep, k)

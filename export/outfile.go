@@ -141,7 +141,7 @@ func (f *jsonlFile) commit() error {
 	if f.sh == nil {
 		return f.outFile.commit()
 	}
-	err := f.sh.drain(f.outFile.w)
+	err := f.sh.drain(f.w)
 	f.sh.remove()
 	if err != nil {
 		f.outFile.abort()

@@ -42,14 +42,14 @@ func hungServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
 
 // cancelAfter runs call with a context cancelled after d and returns its
 // error and how long it took past the cancel.
-func cancelAfter(d time.Duration, call func(context.Context) error) (error, time.Duration) {
+func cancelAfter(d time.Duration, call func(context.Context) error) (time.Duration, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var cancelled time.Time
 	timer := time.AfterFunc(d, func() { cancelled = time.Now(); cancel() })
 	defer timer.Stop()
 	err := call(ctx)
-	return err, time.Since(cancelled)
+	return time.Since(cancelled), err
 }
 
 // TestCancelHungServer: Ctrl-C while a request hangs on a server that
@@ -65,7 +65,7 @@ func TestCancelHungServer(t *testing.T) {
 			}
 			st, err := llm.NewStack(b, llm.DefaultStackConfig())
 			require.NoError(t, err)
-			err, took := cancelAfter(200*time.Millisecond, func(ctx context.Context) error {
+			took, err := cancelAfter(200*time.Millisecond, func(ctx context.Context) error {
 				_, err := st.Sample(ctx, matrixRequest())
 				return err
 			})
@@ -125,7 +125,7 @@ func TestCancelEndsEveryWait(t *testing.T) {
 				require.NoError(t, err, "the call that fills the limit")
 			}
 			throttle := make(chan llm.Throttle, 1)
-			err, took := cancelAfter(300*time.Millisecond, func(ctx context.Context) error {
+			took, err := cancelAfter(300*time.Millisecond, func(ctx context.Context) error {
 				go func() {
 					time.Sleep(150 * time.Millisecond) // the call is waiting by now
 					throttle <- st.Progress().Throttle

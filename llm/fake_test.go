@@ -34,8 +34,6 @@ type fake struct {
 	nMode string
 	// noLogprobs makes the fake drop logprobs from its answers.
 	noLogprobs bool
-	// echo, when set, is put into 401 messages (a server echoing the key).
-	echo string
 
 	mu     sync.Mutex
 	faults []fault

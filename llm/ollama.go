@@ -175,8 +175,8 @@ func (o *Ollama) hasLogprobs(ctx context.Context) (bool, error) {
 	if !ok || got == [3]int{} {
 		return true, nil
 	}
-	min, _ := parseVersion(MinOllamaLogprobsVersion)
-	return slices.Compare(got[:], min[:]) >= 0, nil
+	least, _ := parseVersion(MinOllamaLogprobsVersion)
+	return slices.Compare(got[:], least[:]) >= 0, nil
 }
 
 func (o *Ollama) knownVersion() string {

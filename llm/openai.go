@@ -277,7 +277,10 @@ func (o *OpenAI) build(req *Request) (openai.ChatCompletionRequest, []byte, erro
 	if isReasoningModel(req.Model) {
 		creq.MaxCompletionTokens = req.MaxTokens
 	} else {
-		creq.MaxTokens = req.MaxTokens
+		// max_tokens, deprecated by OpenAI for max_completion_tokens, is
+		// what every other OpenAI-compatible server (vLLM, llama.cpp,
+		// Ollama, OpenRouter) reads.
+		creq.MaxTokens = req.MaxTokens //nolint:staticcheck // see above
 	}
 	if req.Seed != nil {
 		s := int(*req.Seed)

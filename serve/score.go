@@ -41,7 +41,6 @@ type worker struct {
 	cands  []rank.Candidate
 	groups map[rl.Config]*rl.Group
 	spans  []itemSpan
-	gt     GroundTruth
 }
 
 // itemSpan is one generated item's byte range and its position.

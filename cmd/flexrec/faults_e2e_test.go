@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,8 +108,10 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"id":"chatcmpl-1","object":"chat.completion","model":"m","choices":[]}`))
 	default:
-		var code int
-		fmt.Sscan(fault, &code)
+		code, err := strconv.Atoi(fault)
+		if err != nil {
+			panic("faultKinds holds " + fault) // the table above is the test's own
+		}
 		if code == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "0.2")
 		}

@@ -300,7 +300,7 @@ func addGCDRSequence(s string, ids interner, ds *Dataset) error {
 	}
 	user, seq, ok := strings.Cut(s, "\t")
 	if !ok {
-		return fmt.Errorf("want user<TAB>item,item,...")
+		return fmt.Errorf("want user<TAB>item,item,… (a user and a comma-separated item list)")
 	}
 	u, err := parseID("user", user)
 	if err != nil {
