@@ -338,6 +338,7 @@ var nativeFields = map[string]string{
 	"candidate_variances": "per candidate: that gain's variance (0 when observed)",
 	"item_reward_rule":    "the item reward rule the item rewards used: causal-swap, independent, noncausal-swap or rank-level",
 	"reward_switches":     "every method switch the rewards and advantages used (rl.Config.Switches)",
+	"token_ids":           "per token: its vocabulary id, when the server returned every id (vLLM with backend.token_ids); absent otherwise",
 	"cutoff":              "the NDCG cutoff k of the rewards; 0 means the whole list",
 	"list_reward":         "NDCG of the ranking under the gains (after any format penalty)",
 	"item_rewards":        "per position: the item reward (causal swap by default)",

@@ -3,6 +3,7 @@ package export
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/flexrec/flexrec/llm"
 	"github.com/flexrec/flexrec/prompt"
@@ -66,6 +67,7 @@ type NativeRow struct {
 	FinishReason       string       `json:"finish_reason" parquet:"finish_reason,dict"`
 	TokenTexts         []string     `json:"token_texts" parquet:"token_texts,list"`
 	TokenLogprobs      []float64    `json:"token_logprobs" parquet:"token_logprobs,list"`
+	TokenIDs           []int64      `json:"token_ids,omitempty" parquet:"token_ids,list"`
 	Permutation        []string     `json:"permutation" parquet:"permutation,list"`
 	Ranking            []int64      `json:"ranking" parquet:"ranking,list"`
 	Generated          []bool       `json:"generated" parquet:"generated,list"`
@@ -114,6 +116,12 @@ func NativeRowOf(r *rollout.Record) NativeRow {
 	for t, tok := range r.Tokens {
 		row.TokenTexts[t], row.TokenLogprobs[t] = tok.Text, tok.Logprob
 	}
+	if len(r.Tokens) > 0 && !slices.ContainsFunc(r.Tokens, func(tok rollout.Token) bool { return tok.ID == nil }) {
+		row.TokenIDs = make([]int64, len(r.Tokens)) // only when the server gave every id
+		for t, tok := range r.Tokens {
+			row.TokenIDs[t] = int64(*tok.ID)
+		}
+	}
 	for i, s := range r.ItemSpans {
 		row.ItemSpans[i] = NativeSpan{Position: int64(s.Position), ItemID: s.ItemID, ShortID: s.ShortID,
 			Start: int64(s.Start), End: int64(s.End), FirstToken: int64(s.FirstToken), LastToken: int64(s.LastToken),
@@ -150,6 +158,10 @@ func (n *NativeRow) Record() (rollout.Record, error) {
 	}
 	for t := range n.TokenTexts {
 		r.Tokens[t] = rollout.Token{Text: n.TokenTexts[t], Logprob: n.TokenLogprobs[t]}
+		if len(n.TokenIDs) == len(n.TokenTexts) {
+			id := int(n.TokenIDs[t])
+			r.Tokens[t].ID = &id
+		}
 	}
 	for i, s := range n.ItemSpans {
 		r.ItemSpans[i] = rollout.ItemSpan{Position: int(s.Position), ItemID: s.ItemID, ShortID: s.ShortID,

@@ -92,6 +92,10 @@ type Token struct {
 	Bytes []byte `json:"bytes,omitempty"`
 	// Logprob is the natural-log probability of the token.
 	Logprob float64 `json:"logprob"`
+	// ID is the token's id in the model's vocabulary when the server gives
+	// it (vLLM with return_tokens_as_token_ids writes each token as
+	// "token_id:N" and its text as bytes); nil otherwise.
+	ID *int `json:"id,omitempty"`
 	// Top lists the most likely alternatives, best first.
 	Top []Alternative `json:"top,omitempty"`
 }

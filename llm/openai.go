@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -401,6 +402,9 @@ func openaiTokens(lps []openai.LogProb) []Token {
 	toks := make([]Token, len(lps))
 	for i, lp := range lps {
 		toks[i] = Token{Text: lp.Token, Bytes: lp.Bytes, Logprob: lp.LogProb}
+		if id, ok := tokenID(lp.Token); ok && lp.Bytes != nil {
+			toks[i].ID, toks[i].Text = &id, string(lp.Bytes)
+		}
 		if len(lp.TopLogProbs) == 0 {
 			continue
 		}
@@ -411,6 +415,16 @@ func openaiTokens(lps []openai.LogProb) []Token {
 		toks[i].Top = top
 	}
 	return toks
+}
+
+// tokenID reads vLLM's "token_id:N" token (return_tokens_as_token_ids).
+func tokenID(tok string) (int, bool) {
+	rest, ok := strings.CutPrefix(tok, "token_id:")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.Atoi(rest)
+	return id, err == nil && id >= 0
 }
 
 // mapError turns go-openai's errors into this package's: a *StatusError

@@ -124,6 +124,9 @@ func OpenServer(bc BackendConfig, log *slog.Logger) (llm.Backend, error) {
 		if bc.StructuredOutputs != "" {
 			cfg.StructuredOutputs = bc.StructuredOutputs
 		}
+		if bc.TokenIDs {
+			cfg.ExtraBody = map[string]any{"return_tokens_as_token_ids": true}
+		}
 		cfg.Logger = log
 		return llm.NewOpenAI(cfg)
 	}

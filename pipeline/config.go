@@ -88,6 +88,10 @@ type BackendConfig struct {
 	// cost summary.
 	PriceInput  float64 `yaml:"price_input_per_million" json:"price_input_per_million"`
 	PriceOutput float64 `yaml:"price_output_per_million" json:"price_output_per_million"`
+	// TokenIDs asks an OpenAI-compatible server for each completion token's
+	// vocabulary id (vLLM: return_tokens_as_token_ids), which records then
+	// carry, so a trainer need not re-tokenise. Default false.
+	TokenIDs bool `yaml:"token_ids" json:"token_ids"`
 	// NumCtx sets Ollama's context window (num_ctx); 0 keeps the model's.
 	NumCtx int `yaml:"num_ctx" json:"num_ctx"`
 	// StructuredOutputs picks how an OpenAI-compatible server gets the

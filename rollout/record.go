@@ -23,6 +23,9 @@ type Token struct {
 	// Logprob is the sampling policy's log probability of the token (the
 	// "old" logprob of PPO/GRPO).
 	Logprob float64 `json:"logprob"`
+	// ID is the token's vocabulary id when the server returned it (vLLM
+	// with backend.token_ids), so a trainer need not re-tokenise.
+	ID *int `json:"id,omitempty"`
 }
 
 // ItemSpan locates one generated item of the permutation in the completion.

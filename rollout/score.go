@@ -27,7 +27,7 @@ func fillPlacement(rec *Record, ep *prompt.Episode, rendered *prompt.Rendered, r
 		if tok.Bytes != nil {
 			text = string(tok.Bytes)
 		}
-		rec.Tokens[t] = Token{Text: text, Logprob: tok.Logprob}
+		rec.Tokens[t] = Token{Text: text, Logprob: tok.Logprob, ID: tok.ID}
 	}
 	var aligned []rank.ItemTokens
 	if len(tokens) > 0 {

@@ -17,7 +17,7 @@ import (
 // command that samples (run, rollout, eval, rank, batch prepare) defines
 // them through addBackendFlags, with the same names, defaults and meaning.
 var backendFlagNames = []string{"backend", "model", "base-url", "api-key-file", "concurrency", "retries", "timeout",
-	"rps", "tpm", "price-in", "price-out", "num-ctx", "structured-outputs", "cache"}
+	"rps", "tpm", "price-in", "price-out", "num-ctx", "structured-outputs", "token-ids", "cache"}
 
 // addBackendFlags defines the backend flag set on f, bound to bc's fields
 // (run binds them to its job's backend section, the other commands to a
@@ -37,6 +37,7 @@ func addBackendFlags(f *pflag.FlagSet, bc *pipeline.BackendConfig, cacheDefault 
 	f.Float64Var(&bc.PriceOutput, "price-out", bc.PriceOutput, "price per million completion tokens")
 	f.IntVar(&bc.NumCtx, "num-ctx", bc.NumCtx, "ollama: context window in tokens (0: the model's default)")
 	f.StringVar(&bc.StructuredOutputs, "structured-outputs", bc.StructuredOutputs, "openai: how --schema is sent: response_format (default), structured_outputs (vLLM) or guided_json")
+	f.BoolVar(&bc.TokenIDs, "token-ids", bc.TokenIDs, "openai: ask for each token's vocabulary id (vLLM: return_tokens_as_token_ids); records and native exports carry them")
 	f.Var(&cacheFlag{bc: bc}, "cache", "response cache: a folder, true (the default folder), or false; a rerun of the same requests costs nothing (default "+cacheDefault+")")
 }
 
