@@ -73,8 +73,13 @@ def token_spans(rec: dict) -> list:
     return spans
 
 
-def carry(rec: dict) -> dict:
-    return {"list_reward": rec["list_reward"], "item_rewards": rec["item_rewards"], "u": rec["u"],
+def carry(rec: dict, penalty: float = 0.0) -> dict:
+    """What the reward manager writes for the estimator, from a record. The
+    record's list reward is after the run's format penalty; the estimator
+    takes it before (flexrec serve scores with --format-penalty 0)."""
+    repaired = sum(not g for g in rec["generated"])
+    raw = rec["list_reward"] + penalty * repaired / len(rec["generated"]) if penalty and repaired else rec["list_reward"]
+    return {"list_reward": raw, "item_rewards": rec["item_rewards"], "u": rec["u"],
             "generated": rec["generated"], "spans": token_spans(rec), "tokens": len(rec["tokens"])}
 
 
@@ -88,6 +93,8 @@ class Parity:
     """Mixin: run_folder() makes a run; the tests compare every rollout."""
 
     figures: dict = {}
+    #: The run's rl switches (rollout: in its job), as algorithm.flexrec.*.
+    opts: dict = {}
 
     @classmethod
     def setUpClass(cls):
@@ -96,7 +103,8 @@ class Parity:
         if not cls.recs:
             raise AssertionError(f"{out}: no native records")
         cls.index = [r["episode_id"] for r in cls.recs]
-        cls.rows = [carry(r) for r in cls.recs]
+        cls.rows = [carry(r, cls.opts.get("format_penalty", 0.0)) for r in cls.recs]
+        cls.config = {"flexrec": dict(cls.opts)}
 
     def compare(self, name: str, got: list) -> None:
         n, worst, bad = 0, 0.0, []
@@ -120,7 +128,7 @@ class Parity:
         }
 
     def test_pure_functions(self):
-        got = fv.token_advantages_for_rows(self.rows, self.index)
+        got = fv.token_advantages_for_rows(self.rows, self.index, self.config)
         self.compare("float64", got)
         # The item and sequence advantages too, position by position.
         groups = {}
@@ -128,13 +136,75 @@ class Parity:
             groups.setdefault(r["episode_id"], []).append(i)
         for members in groups.values():
             rs = [self.recs[i] for i in members]
-            ga = fv.group_advantages([r["list_reward"] for r in rs], [r["item_rewards"] for r in rs],
-                                     [r["u"] for r in rs], [r["generated"] for r in rs])
+            ga = fv.group_advantages([self.rows[i]["list_reward"] for i in members], [r["item_rewards"] for r in rs],
+                                     [r["u"] for r in rs], [r["generated"] for r in rs], self.config)
             for m, r in enumerate(rs):
+                self.assertAlmostEqual(r["list_reward"], ga["rewards"][m], delta=1e-12)
                 self.assertAlmostEqual(r["advantage"], ga["sequence"][m], delta=1e-12)
                 self.assertAlmostEqual(r["c"], ga["scales"][m], delta=1e-12)
                 for w, g in zip(r["item_advantages"], ga["items"][m]):
                     self.assertAlmostEqual(w, g, delta=1e-12)
+
+    def test_switches_against_flexrec_reward(self):
+        """rl's other switches, on this run's groups: `flexrec reward` (the Go
+        rl package) scores each group, with synthetic gain variances so that
+        u and c_i vary, under each switch set; the estimator, given the same
+        item rewards, u and pre-penalty list rewards, writes the same token
+        advantages (float64, 1e-9)."""
+        import subprocess
+
+        groups = {}
+        for i, r in enumerate(self.recs):
+            groups.setdefault(r["episode_id"], []).append(i)
+        groups = [m for m in groups.values() if all(self.recs[i]["token_advantages"] for i in m)][:40]
+        self.assertTrue(groups)
+        lines = []
+        for m in groups:
+            rec0 = self.recs[m[0]]
+            n = len(rec0["candidate_gains"])
+            rollouts = []
+            for i in m:
+                r = self.recs[i]
+                spans = [{"first": sp[0], "last": sp[1], "generated": True} if sp else {"generated": False}
+                         for sp in token_spans(r)]
+                rollouts.append({"permutation": r["ranking"], "repaired": [not g for g in r["generated"]],
+                                 "spans": spans, "tokens": len(r["tokens"])})
+            lines.append(json.dumps({"gains": rec0["candidate_gains"], "k": rec0["cutoff"],
+                                     "variances": [0.02 * (c % 3) for c in range(n)], "rollouts": rollouts}))
+        cases = [
+            ({"normalize": "position", "format_penalty": 0.25, "other_tokens": "zero"},
+             ["--normalize", "position", "--format-penalty", "0.25", "--other-tokens", "zero"]),
+            ({}, []),
+            ({"level": "sequence", "uncertainty": False}, ["--level", "sequence", "--uncertainty", "none"]),
+            ({"scaling": "clamp", "clamp_min": 0.9, "clamp_max": 1.1, "eps": 0.01, "delta": 0.001},
+             ["--scaling", "clamp", "--clamp-min", "0.9", "--clamp-max", "1.1", "--eps", "0.01", "--delta", "0.001"]),
+        ]
+        n_tok, worst = 0, 0.0
+        for opts, flags in cases:
+            p = subprocess.run([support.binary(), "reward", *flags], input="\n".join(lines) + "\n",
+                               capture_output=True, text=True)
+            self.assertEqual(0, p.returncode, p.stderr[-2000:])
+            outs = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+            self.assertEqual(len(groups), len(outs))
+            fp = opts.get("format_penalty", 0.0)
+            for m, out in zip(groups, outs):
+                rows = []
+                for j, i in enumerate(m):
+                    gen = self.recs[i]["generated"]
+                    rep = sum(not g for g in gen)
+                    raw = out["rewards"][j] + fp * rep / len(gen) if fp and rep else out["rewards"][j]
+                    rows.append({"list_reward": raw, "item_rewards": out["item_rewards"][j], "u": out["u"][j],
+                                 "generated": gen, "spans": token_spans(self.recs[i]),
+                                 "tokens": len(self.recs[i]["tokens"])})
+                got = fv.token_advantages_for_rows(rows, [0] * len(rows), {"flexrec": opts})
+                for want, adv in zip(out["token_advantages"], got):
+                    self.assertEqual(len(want), len(adv))
+                    for w, g in zip(want, adv):
+                        worst = max(worst, abs(w - g))
+                        n_tok += 1
+                    self.assertTrue(all(abs(w - g) <= 1e-9 for w, g in zip(want, adv)), f"switches {opts}")
+        Parity.figures[f"{self.label} switches vs flexrec reward"] = {
+            "groups": len(groups), "cases": len(cases), "tokens": n_tok, "max_abs_diff": worst}
 
     @unittest.skipUnless(HAVE_TORCH, NO_TORCH)
     def test_verl_estimator(self):
@@ -153,7 +223,7 @@ class Parity:
             {"token_level_rewards": torch.zeros(len(self.recs), length), "response_mask": mask},
             {"uid": np.array(self.index, dtype=object),
              "flexrec": np.array([json.dumps(x) for x in self.rows], dtype=object)})
-        data = ray_trainer.compute_advantage(data, adv_estimator="flexrec", config={"flexrec": {}})
+        data = ray_trainer.compute_advantage(data, adv_estimator="flexrec", config=self.config)
         adv = data.batch["advantages"]
         self.assertEqual(torch.float32, adv.dtype)
         self.assertTrue(torch.equal(adv, data.batch["returns"]))
@@ -195,7 +265,8 @@ class Parity:
         out = rm(data, return_dict=True)
         reward, extra = out["reward_tensor"], out["reward_extra_info"]
         for i, r in enumerate(recs):
-            self.assertAlmostEqual(r["list_reward"], extra["list_reward"][i], delta=1e-12)
+            self.assertAlmostEqual(carry(r, self.opts.get("format_penalty", 0.0))["list_reward"],
+                                   extra["list_reward"][i], delta=1e-12)
             self.assertAlmostEqual(r["u"], extra["u"][i], delta=1e-12)
             self.assertEqual(r["parse"]["valid"], extra["valid"][i])
             want = [0.0] * len(r["tokens"])
@@ -210,7 +281,7 @@ class Parity:
         # verl's ray_trainer does batch.non_tensor_batch.update({k: np.array(v)}).
         mask = attn[:, plen:].float()
         adv, _ = fv.compute_flexrec_advantage(reward, mask, index=np.array([r["episode_id"] for r in recs]),
-                                              config={"flexrec": {}}, flexrec=np.array(extra["flexrec"]))
+                                              config=self.config, flexrec=np.array(extra["flexrec"]))
         saved = self.recs
         try:
             self.recs = recs
@@ -257,6 +328,7 @@ class BuiltinVerlParity(Parity, unittest.TestCase):
 
 class OllamaVerlParity(Parity, unittest.TestCase):
     label = "ollama"
+    rollout = "{samples: 8, max_tokens: 96}"
 
     @classmethod
     def run_folder(cls) -> str:
@@ -274,7 +346,7 @@ class OllamaVerlParity(Parity, unittest.TestCase):
                 "needs: [interest, explore]\n"
                 "episodes: {limit: 8, candidates: 30, history: 5}\n"
                 f"backend: {{kind: ollama, model: {model}, base_url: {host}, concurrency: 2}}\n"
-                "rollout: {samples: 8, max_tokens: 96}\n"
+                f"rollout: {cls.rollout}\n"
                 "exports: [native]\n"
                 "eval: {rankers: [random], holdout: 0}\n"
             )
