@@ -262,15 +262,33 @@ def token_advantages(item_adv, seq_adv: float, spans, tokens: int, other_tokens:
 def offsets_from_ids(tokenizer, ids) -> tuple[str, list]:
     """The completion text of token ids and each token's byte range [start,
     end) in it. The text is ``tokenizer.decode(ids, skip_special_tokens=True)``
-    (as verl's reward managers decode); token t ends where the decoded prefix
-    ids[:t+1] ends in bytes. A prefix that is not a prefix of the text (a
-    token that wrote part of a multi-byte character, or a special token)
-    ends where the previous one did, so a character goes to the token that
-    completes it."""
+    (as verl's reward managers decode). Each token's piece is what decoding
+    it adds after the text already emitted (over a window of a few earlier
+    tokens, so a step costs O(length)); a token that leaves an incomplete
+    character (U+FFFD at the end) or changes earlier text emits nothing, and
+    the text goes to the token that completes it. When the pieces do not
+    join to the text, every token's end is taken from the decoded prefix
+    ids[:t+1] instead (O(length^2))."""
     ids = [int(x) for x in (ids.tolist() if hasattr(ids, "tolist") else ids)]
     text = tokenizer.decode(ids, skip_special_tokens=True)
     total = len(text.encode("utf-8"))
+    pieces, done = [], 0
+    for t in range(len(ids)):
+        s = max(0, done - 6)
+        a = tokenizer.decode(ids[s:done], skip_special_tokens=True) if done > s else ""
+        b = tokenizer.decode(ids[s:t + 1], skip_special_tokens=True)
+        if b.startswith(a) and not b.endswith("\ufffd"):
+            pieces.append(b[len(a):])
+            done = t + 1
+        else:
+            pieces.append("")
     offsets, prev = [], 0
+    if "".join(pieces) == text:
+        for piece in pieces:
+            end = prev + len(piece.encode("utf-8"))
+            offsets.append([prev, end])
+            prev = end
+        return text, offsets
     for t in range(len(ids)):
         if t == len(ids) - 1:
             end = total

@@ -395,6 +395,18 @@ class Options(unittest.TestCase):
         self.assertEqual([[0, 1], [1, 1], [1, 3], [3, 4]], off[:4])
         self.assertEqual(len(text.encode()), off[-1][1])
 
+    def test_offsets_sentencepiece_like(self):
+        class SP:
+            vocab = ["\u2581[1]", "\u2581>", "\u2581[2]", "</s>"]
+
+            def decode(self, ids, skip_special_tokens=False):
+                toks = [self.vocab[i] for i in ids if not (skip_special_tokens and i == 3)]
+                return "".join(toks).replace("\u2581", " ").lstrip(" ")
+        text, off = fv.offsets_from_ids(SP(), [0, 1, 2, 3] * 3)
+        self.assertEqual(SP().decode([0, 1, 2, 3] * 3, True), text)
+        self.assertEqual(["[1]", " >", " [2]", "", " [1]"], [text.encode()[a:b].decode() for a, b in off][:5])
+        self.assertEqual(len(text.encode()), off[-1][1])
+
 
 @unittest.skipUnless(HAVE_TORCH, NO_TORCH)
 class PinnedSignatures(unittest.TestCase):
