@@ -226,6 +226,9 @@ func prepare(ctx context.Context, job Job, log *slog.Logger) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range ds.Warnings() {
+		log.Warn("dataset: " + w)
+	}
 	cfg := dataset.DefaultBuildConfig()
 	cfg.Limit, cfg.NumCandidates, cfg.HistoryLen = job.Episodes.Limit, job.Episodes.Candidates, job.Episodes.History
 	cfg.Split, cfg.Sparse, cfg.Seed = job.Episodes.Split, job.Episodes.Sparse, job.Episodes.Seed

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flexrec/flexrec/export"
+	"github.com/flexrec/flexrec/internal/folderlock"
 )
 
 type exportOptions struct {
@@ -139,6 +140,11 @@ func runExport(ctx context.Context, o *exportOptions, s io3) error {
 		return err
 	}
 	defer closeAll()
+	lock, err := folderlock.Acquire(o.out) // one export per folder
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Release() }() // the process's exit releases it too
 	log := slog.New(slog.NewTextHandler(s.err, nil))
 	m, err := export.Export(ctx, cfg, inputs, o.out, log)
 	if err != nil {
