@@ -223,7 +223,9 @@ class Parity:
             {"token_level_rewards": torch.zeros(len(self.recs), length), "response_mask": mask},
             {"uid": np.array(self.index, dtype=object),
              "flexrec": np.array([json.dumps(x) for x in self.rows], dtype=object)})
-        data = ray_trainer.compute_advantage(data, adv_estimator="flexrec", config=self.config)
+        # As RayPPOTrainer.fit calls it (ray_trainer.py:1531-1539 at the pin).
+        data = ray_trainer.compute_advantage(data, adv_estimator="flexrec", gamma=1.0, lam=1.0, num_repeat=8,
+                                             norm_adv_by_std_in_grpo=True, config=self.config)
         adv = data.batch["advantages"]
         self.assertEqual(torch.float32, adv.dtype)
         self.assertTrue(torch.equal(adv, data.batch["returns"]))
@@ -447,6 +449,23 @@ class PinnedSignatures(unittest.TestCase):
         self.assertEqual(self.CALL, list(inspect.signature(AbstractRewardManager.__call__).parameters))
         self.assertEqual(self.INIT, list(inspect.signature(fv.FlexrecRewardManager.__init__).parameters))
         self.assertEqual(self.CALL, list(inspect.signature(fv.FlexrecRewardManager.__call__).parameters))
+
+    def test_hook_leaves_other_estimators(self):
+        """install()'s compute_advantage hands every other estimator to
+        verl's own code unchanged."""
+        import numpy as np
+        import torch
+        from verl.protocol import DataProto
+        from verl.trainer.ppo import core_algos, ray_trainer
+
+        self.assertTrue(getattr(ray_trainer.compute_advantage, "_flexrec", False))
+        rewards = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.5], [0.2, 0.0, 0.0]])
+        mask = torch.ones(3, 3)
+        uid = np.array(["a", "a", "b"], dtype=object)
+        data = DataProto.from_dict({"token_level_rewards": rewards.clone(), "response_mask": mask}, {"uid": uid})
+        data = ray_trainer.compute_advantage(data, adv_estimator="grpo", config=None)
+        want, _ = core_algos.compute_grpo_outcome_advantage(rewards.clone(), mask, uid)
+        self.assertTrue(torch.equal(want, data.batch["advantages"]))
 
     def test_pin_named(self):
         self.assertEqual(("v0.7.0", "f9c855f7cf04d603c9546bc01776c74806a879c1"), (fv.VERL_TAG, fv.VERL_COMMIT))
