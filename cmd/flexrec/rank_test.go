@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -76,15 +77,15 @@ func TestRankUsageErrors(t *testing.T) {
 
 // fakeOllama answers every chat with one fixed completion and logprobs
 // (token i has logprob -(i+1)/10), and counts the chats.
-func fakeOllama(t *testing.T, pieces []string) (*httptest.Server, *int) {
-	calls := 0
+func fakeOllama(t *testing.T, pieces []string) (*httptest.Server, *atomic.Int64) {
+	var calls atomic.Int64 // samples arrive concurrently
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Path == "/api/version" {
 			fmt.Fprint(w, `{"version":"0.17.4"}`)
 			return
 		}
-		calls++
+		calls.Add(1)
 		var lps []map[string]any
 		for i, p := range pieces {
 			lps = append(lps, map[string]any{"token": p, "logprob": -float64(i+1) / 10})
@@ -110,7 +111,7 @@ func TestRankOutput(t *testing.T) {
 	require.Equal(t, exitOK, code, errb.String())
 	var got rankOutput
 	require.NoError(t, json.Unmarshal(out.Bytes(), &got))
-	assert.Equal(t, 2, *calls)
+	assert.Equal(t, int64(2), calls.Load())
 	assert.Equal(t, "rank/u1", got.Episode)
 	assert.Equal(t, "interest", got.Need)
 	require.Len(t, got.Samples, 2)
