@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -47,3 +48,33 @@ def run(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
     if p.returncode != 0:
         raise AssertionError(f"flexrec {' '.join(args)} exited {p.returncode}: {p.stderr[-3000:]}")
     return p
+
+
+def ollama_run(name: str, what: str, rollout: str, exports: str) -> str:
+    """Run `flexrec run` against the project's test Ollama model (two needs,
+    8 episodes each, 30 candidates) into a fresh folder and return it.
+
+    Without FLEXREC_OLLAMA_HOST the calling test class is skipped, with a
+    notice on stderr saying how to start the server."""
+    host = os.environ.get("FLEXREC_OLLAMA_HOST")
+    if not host:
+        msg = (f"SKIPPED: {what}: FLEXREC_OLLAMA_HOST is not set; start the test model with "
+               "`eval \"$(bash scripts/ollama-test-server.sh start)\"`")
+        print("\n" + msg, file=sys.stderr, flush=True)
+        raise unittest.SkipTest(msg)
+    model = os.environ.get("FLEXREC_OLLAMA_MODEL", "flexrec-tiny")
+    d = tmpdir(name)
+    cfg = os.path.join(d, "job.yaml")
+    with open(cfg, "w") as f:
+        f.write(
+            "needs: [interest, explore]\n"
+            "episodes: {limit: 8, candidates: 30, history: 5}\n"
+            f"backend: {{kind: ollama, model: {model}, base_url: {host}, concurrency: 2}}\n"
+            f"rollout: {rollout}\n"
+            f"exports: [{exports}]\n"
+            "eval: {rankers: [random], holdout: 0}\n"
+        )
+    out = os.path.join(d, "run")
+    run("run", "--config", cfg, "--out", out, "--no-eval")
+    return out
+

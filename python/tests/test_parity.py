@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
 import unittest
 
 from tests import support
@@ -126,27 +125,7 @@ class OllamaParity(Parity, unittest.TestCase):
 
     @classmethod
     def run_folder(cls) -> str:
-        host = os.environ.get("FLEXREC_OLLAMA_HOST")
-        if not host:
-            msg = ("SKIPPED: the Ollama parity test: FLEXREC_OLLAMA_HOST is not set; start the test model with "
-                   "`eval \"$(bash scripts/ollama-test-server.sh start)\"`")
-            print("\n" + msg, file=sys.stderr, flush=True)
-            raise unittest.SkipTest(msg)
-        model = os.environ.get("FLEXREC_OLLAMA_MODEL", "flexrec-tiny")
-        d = support.tmpdir("ollama")
-        cfg = os.path.join(d, "job.yaml")
-        with open(cfg, "w") as f:
-            f.write(
-                "needs: [interest, explore]\n"
-                "episodes: {limit: 8, candidates: 30, history: 5}\n"
-                f"backend: {{kind: ollama, model: {model}, base_url: {host}, concurrency: 2}}\n"
-                "rollout: {samples: 4, max_tokens: 48}\n"
-                "exports: [native, trl-grpo, verl]\n"
-                "eval: {rankers: [random], holdout: 0}\n"
-            )
-        out = os.path.join(d, "run")
-        support.run("run", "--config", cfg, "--out", out, "--no-eval")
-        return out
+        return support.ollama_run("ollama", "the Ollama parity test", "{samples: 4, max_tokens: 48}", "native, trl-grpo, verl")
 
 
 def tearDownModule():

@@ -334,27 +334,7 @@ class OllamaVerlParity(Parity, unittest.TestCase):
 
     @classmethod
     def run_folder(cls) -> str:
-        host = os.environ.get("FLEXREC_OLLAMA_HOST")
-        if not host:
-            msg = ("SKIPPED: the Ollama verl parity test: FLEXREC_OLLAMA_HOST is not set; start the test model with "
-                   "`eval \"$(bash scripts/ollama-test-server.sh start)\"`")
-            print("\n" + msg, file=sys.stderr, flush=True)
-            raise unittest.SkipTest(msg)
-        model = os.environ.get("FLEXREC_OLLAMA_MODEL", "flexrec-tiny")
-        d = support.tmpdir("verl-ollama")
-        cfg = os.path.join(d, "job.yaml")
-        with open(cfg, "w") as f:
-            f.write(
-                "needs: [interest, explore]\n"
-                "episodes: {limit: 8, candidates: 30, history: 5}\n"
-                f"backend: {{kind: ollama, model: {model}, base_url: {host}, concurrency: 2}}\n"
-                f"rollout: {cls.rollout}\n"
-                "exports: [native]\n"
-                "eval: {rankers: [random], holdout: 0}\n"
-            )
-        out = os.path.join(d, "run")
-        support.run("run", "--config", cfg, "--out", out, "--no-eval")
-        return out
+        return support.ollama_run("verl-ollama", "the Ollama verl parity test", cls.rollout, "native")
 
 
 class Options(unittest.TestCase):
