@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import subprocess
@@ -77,4 +78,17 @@ def ollama_run(name: str, what: str, rollout: str, exports: str) -> str:
     out = os.path.join(d, "run")
     run("run", "--config", cfg, "--out", out, "--no-eval")
     return out
+
+
+def use_binary() -> None:
+    """Point the client at the test binary and at no reward server, so
+    each test process starts its own `flexrec serve` child."""
+    os.environ["FLEXREC_BIN"] = binary()
+    os.environ.pop("FLEXREC_REWARD_URL", None)
+
+
+def records(path: str) -> list[dict]:
+    """The JSON lines of path (blank lines skipped)."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 

@@ -50,13 +50,10 @@ TOLERANCE = 1e-6
 
 
 def setUpModule():
-    os.environ["FLEXREC_BIN"] = support.binary()
-    os.environ.pop("FLEXREC_REWARD_URL", None)
+    support.use_binary()
 
 
-def records(path: str) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+records = support.records
 
 
 def token_spans(rec: dict) -> list:
