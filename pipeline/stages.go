@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/flexrec/flexrec/eval"
@@ -74,25 +75,9 @@ func rolloutConfig(job Job, needs []prompt.Need, model string) (rollout.Config, 
 // rlSwitches sets the method's switches from the job's rollout section,
 // naming the first invalid key.
 func rlSwitches(c *rl.Config, r RolloutConfig) error {
-	var err error
-	bad := func(key string, err error) error { return &ConfigError{Msg: fmt.Sprintf("rollout.%s: %v", key, err)} }
-	if c.Level, err = rl.ParseLevel(r.Level); err != nil {
-		return bad("level", err)
-	}
-	if c.Normalize, err = rl.ParseNormalize(r.Normalize); err != nil {
-		return bad("normalize", err)
-	}
-	if c.Uncertainty, err = rl.ParseUncertainty(r.Uncertainty); err != nil {
-		return bad("uncertainty", err)
-	}
-	if c.Scaling, err = rl.ParseScaling(r.Scaling); err != nil {
-		return bad("scaling", err)
-	}
-	if c.OtherTokens, err = rl.ParseOtherTokens(r.OtherTokens); err != nil {
-		return bad("other_tokens", err)
-	}
-	if c.RepairedTail, err = rl.ParseRepairedTail(r.RepairedTail); err != nil {
-		return bad("repaired_tail", err)
+	if name, err := c.SetSwitches(rl.SwitchNames{Level: r.Level, Normalize: r.Normalize, Uncertainty: r.Uncertainty,
+		Scaling: r.Scaling, OtherTokens: r.OtherTokens, RepairedTail: r.RepairedTail}); err != nil {
+		return &ConfigError{Msg: fmt.Sprintf("rollout.%s: %v", strings.ReplaceAll(name, "-", "_"), err)} // the YAML's spelling
 	}
 	c.Eps, c.ClampMin, c.ClampMax, c.PerItem, c.Delta, c.FormatPenalty = r.Eps, r.ClampMin, r.ClampMax, r.PerItem, r.Delta, r.FormatPenalty
 	if err := c.Validate(); err != nil {

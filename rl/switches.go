@@ -118,3 +118,35 @@ func orDefault(s, d string) string {
 	}
 	return s
 }
+
+// SwitchNames are the method's named switches as a user writes them
+// (flags, YAML); empty means the default.
+type SwitchNames struct {
+	Level, Normalize, Uncertainty, Scaling, OtherTokens, RepairedTail string
+}
+
+// SetSwitches parses names into c. On error it returns the switch's
+// name ("normalize", "repaired-tail", ...) for the caller to word in its
+// own terms, and c holds the switches parsed before it.
+func (c *Config) SetSwitches(names SwitchNames) (string, error) {
+	var err error
+	if c.Level, err = ParseLevel(names.Level); err != nil {
+		return "level", err
+	}
+	if c.Normalize, err = ParseNormalize(names.Normalize); err != nil {
+		return "normalize", err
+	}
+	if c.Uncertainty, err = ParseUncertainty(names.Uncertainty); err != nil {
+		return "uncertainty", err
+	}
+	if c.Scaling, err = ParseScaling(names.Scaling); err != nil {
+		return "scaling", err
+	}
+	if c.OtherTokens, err = ParseOtherTokens(names.OtherTokens); err != nil {
+		return "other-tokens", err
+	}
+	if c.RepairedTail, err = ParseRepairedTail(names.RepairedTail); err != nil {
+		return "repaired-tail", err
+	}
+	return "", nil
+}

@@ -75,23 +75,9 @@ func (o *rlFlags) config(prefix string) (rl.Config, error) {
 	if c.ItemReward, err = rl.ParseItemReward(o.itemReward); err != nil {
 		return c, bad("item-reward", err)
 	}
-	if c.Level, err = rl.ParseLevel(o.level); err != nil {
-		return c, bad("level", err)
-	}
-	if c.Normalize, err = rl.ParseNormalize(o.normalize); err != nil {
-		return c, bad("normalize", err)
-	}
-	if c.Uncertainty, err = rl.ParseUncertainty(o.uncertainty); err != nil {
-		return c, bad("uncertainty", err)
-	}
-	if c.Scaling, err = rl.ParseScaling(o.scaling); err != nil {
-		return c, bad("scaling", err)
-	}
-	if c.OtherTokens, err = rl.ParseOtherTokens(o.otherTokens); err != nil {
-		return c, bad("other-tokens", err)
-	}
-	if c.RepairedTail, err = rl.ParseRepairedTail(o.repairedTail); err != nil {
-		return c, bad("repaired-tail", err)
+	if name, err := c.SetSwitches(rl.SwitchNames{Level: o.level, Normalize: o.normalize, Uncertainty: o.uncertainty,
+		Scaling: o.scaling, OtherTokens: o.otherTokens, RepairedTail: o.repairedTail}); err != nil {
+		return c, bad(name, err)
 	}
 	if err := c.Validate(); err != nil {
 		return c, usagef("%v", fmt.Errorf("rl switches: %w", err))
