@@ -8,6 +8,25 @@ import (
 	"github.com/flexrec/flexrec/rl"
 )
 
+// rlUsage is the help of each method switch, shared by every command that
+// sets the switches (reward, rollout, testbed, and run over its job file).
+var rlUsage = map[string]string{
+	"item-reward":    "item reward: causal-swap, independent, noncausal-swap or rank-level",
+	"level":          "advantage level: item (FlexRec) or sequence (GRPO)",
+	"normalize":      "item reward normalisation across the group: position (per position) or pooled",
+	"uncertainty":    "rollout uncertainty u: propagated (Σ (d_p/IDCG)² σ²), sum (Σ σ² within the cutoff) or none",
+	"scaling":        "scales c = 1/(u+eps): mean (renormalised to mean 1), clamp (then clamped) or none",
+	"other-tokens":   "tokens outside item spans get: sequence (the sequence advantage) or zero",
+	"repaired-tail":  "repaired items: counted, excluded (from the list reward and the swaps) or zero (reward 0 on any repair, Rank-GRPO style)",
+	"delta":          "added to the std in every group normalisation, > 0",
+	"eps":            "eps of c = 1/(u+eps), > 0",
+	"clamp-min":      "lower bound of the scales under --scaling clamp",
+	"clamp-max":      "upper bound of the scales under --scaling clamp",
+	"format-penalty": "list reward penalty per repaired share of positions, >= 0",
+	"per-item":       "scale each item advantage by its own reward variance instead of the rollout's",
+	"cutoff":         "NDCG cutoff of the rewards (0: the whole list)",
+}
+
 // rlFlags are the method switches of rl.Config (method.md §3–5) as flags,
 // declared once for every command that computes rewards or advantages:
 // `flexrec reward` and `flexrec testbed` use them today; `flexrec run` and
@@ -44,23 +63,23 @@ func (o *rlFlags) addFlags(f *pflag.FlagSet, prefix string, skip ...string) {
 			f.Float64Var(p, prefix+name, def, usage)
 		}
 	}
-	str(&o.itemReward, "item-reward", string(d.ItemReward), "item reward: causal-swap, independent, noncausal-swap or rank-level")
-	str(&o.level, "level", d.Level, "advantage level: item (FlexRec) or sequence (GRPO)")
-	str(&o.normalize, "normalize", d.Normalize, "item reward normalisation across the group: position (per position) or pooled")
-	str(&o.uncertainty, "uncertainty", string(d.Uncertainty), "rollout uncertainty u: propagated (Σ (d_p/IDCG)² σ²), sum (Σ σ² within the cutoff) or none")
-	str(&o.scaling, "scaling", string(d.Scaling), "scales c = 1/(u+eps): mean (renormalised to mean 1), clamp (then clamped) or none")
-	str(&o.otherTokens, "other-tokens", d.OtherTokens, "tokens outside item spans get: sequence (the sequence advantage) or zero")
-	str(&o.repairedTail, "repaired-tail", string(d.RepairedTail), "repaired items: counted, excluded (from the list reward and the swaps) or zero (reward 0 on any repair, Rank-GRPO style)")
-	num(&o.delta, "delta", d.Delta, "added to the std in every group normalisation, > 0")
-	num(&o.eps, "eps", d.Eps, "eps of c = 1/(u+eps), > 0")
-	num(&o.clampMin, "clamp-min", d.ClampMin, "lower bound of the scales under --scaling clamp")
-	num(&o.clampMax, "clamp-max", d.ClampMax, "upper bound of the scales under --scaling clamp")
-	num(&o.formatPenalty, "format-penalty", d.FormatPenalty, "list reward penalty per repaired share of positions, >= 0")
+	str(&o.itemReward, "item-reward", string(d.ItemReward), rlUsage["item-reward"])
+	str(&o.level, "level", d.Level, rlUsage["level"])
+	str(&o.normalize, "normalize", d.Normalize, rlUsage["normalize"])
+	str(&o.uncertainty, "uncertainty", string(d.Uncertainty), rlUsage["uncertainty"])
+	str(&o.scaling, "scaling", string(d.Scaling), rlUsage["scaling"])
+	str(&o.otherTokens, "other-tokens", d.OtherTokens, rlUsage["other-tokens"])
+	str(&o.repairedTail, "repaired-tail", string(d.RepairedTail), rlUsage["repaired-tail"])
+	num(&o.delta, "delta", d.Delta, rlUsage["delta"])
+	num(&o.eps, "eps", d.Eps, rlUsage["eps"])
+	num(&o.clampMin, "clamp-min", d.ClampMin, rlUsage["clamp-min"])
+	num(&o.clampMax, "clamp-max", d.ClampMax, rlUsage["clamp-max"])
+	num(&o.formatPenalty, "format-penalty", d.FormatPenalty, rlUsage["format-penalty"])
 	if !skipped["per-item"] {
-		f.BoolVar(&o.perItem, prefix+"per-item", d.PerItem, "scale each item advantage by its own reward variance instead of the rollout's")
+		f.BoolVar(&o.perItem, prefix+"per-item", d.PerItem, rlUsage["per-item"])
 	}
 	if !skipped["cutoff"] {
-		f.IntVar(&o.cutoff, prefix+"cutoff", d.Cutoff, "NDCG cutoff of the rewards (0: the whole list)")
+		f.IntVar(&o.cutoff, prefix+"cutoff", d.Cutoff, rlUsage["cutoff"])
 	}
 }
 
